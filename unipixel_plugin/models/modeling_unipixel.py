@@ -1,0 +1,320 @@
+"""UniPixel on transformers 5.x: Qwen2.5-VL plus ``<|ref|>`` / ``<|mem|>`` prompt embeddings and ``<|seg|>`` masks.
+
+Only the difference to :class:`transformers.Qwen2_5_VLForConditionalGeneration` is written here. The forward and
+``generate`` keyword arguments are those of upstream's ``PixelQwen2_5_VLForConditionalGeneration`` (``frames``,
+``frame_size``, ``point_coords``, ``point_labels``, ``point_frames``, ``refer_mask``), and the masks of the last call
+are left in ``model.seg`` (list of ``(1, T, H, W)`` bool, one per ``<|seg|>``), so code written for upstream runs
+unchanged. What transformers 5 changed under upstream's feet (see docs/porting.md) is handled here: checkpoint key
+conversion, ``mm_token_type_ids`` for M-RoPE, the first-iteration test in generation, one ViT pass per forward.
+"""
+from __future__ import annotations
+
+import logging
+
+import torch
+from transformers import Qwen2_5_VLForConditionalGeneration
+from transformers.conversion_mapping import get_checkpoint_conversion_mapping, register_checkpoint_conversion_mapping
+from transformers.core_model_loading import WeightRenaming
+
+from unipixel_plugin.models.components import (MaskFeatureProjector, SAM2MaskHead, VisualPromptEncoder,
+                                               pool_object_memory, raster_to_window_order)
+from unipixel_plugin.models.configuration_unipixel import PixelQwen2_5_VLConfig
+from unipixel_plugin.registry import MODELS
+
+logger = logging.getLogger(__name__)
+
+# Extra generate()/forward() inputs of UniPixel. They must be named parameters (transformers validates them).
+UNIPIXEL_INPUTS = ('frames', 'frame_size', 'point_coords', 'point_labels', 'point_frames', 'refer_mask')
+PROMPT_INPUTS = ('point_coords', 'point_labels', 'point_frames', 'refer_mask')
+
+
+class CheckpointMismatchError(RuntimeError):
+    """A checkpoint's tensors do not match the model built from its config."""
+
+
+def _register_key_conversion():
+    """Checkpoint key layouts -> this model: Qwen's legacy layout and SAM 2's ``fuser`` ``weight`` -> ``gamma``."""
+    name = 'PixelQwen2_5_VLForConditionalGeneration'
+    qwen = get_checkpoint_conversion_mapping('Qwen2VLForConditionalGeneration') or []
+    fuser = WeightRenaming(source_patterns=r'^sam2\.memory_encoder\.fuser\.layers\.(\d+)\.weight',
+                           target_patterns=r'sam2.memory_encoder.fuser.layers.\1.gamma')
+    register_checkpoint_conversion_mapping(name, qwen + [fuser], overwrite=True)
+
+
+_register_key_conversion()
+
+
+def mm_token_type_ids_from(input_ids: torch.Tensor, config) -> torch.Tensor:
+    """0 for text, 1 for image and 2 for video placeholder tokens (what 4.x processors did not return)."""
+    types = torch.zeros_like(input_ids, dtype=torch.int32)
+    types[input_ids == config.image_token_id] = 1
+    types[input_ids == config.video_token_id] = 2
+    return types
+
+
+@MODELS.register_module()
+class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
+    """UniPixel: Qwen2.5-VL + visual prompt encoder + object memory + SAM 2 mask decoder.
+
+    Extra forward inputs (lists have one entry per sample; upstream decodes masks for batch size 1):
+        frames: list of ``(T, 3, S, S)`` float SAM 2 frames (``S = config.sam2_image_size``), all frames of the media.
+        frame_size: list of ``(H, W)`` original sizes.
+        point_coords / point_labels: list (sample) of lists (object) of ``(1, 1, 2)`` float + ``(1, 1)`` labels for a
+            point, ``(1, 2, 2)`` int32 + ``(1, 2)`` labels ``[2, 3]`` for a box, in SAM 2 space.
+        point_frames: list (sample) of a one-element list holding ``(num_objects,)`` prompt frame indices.
+        refer_mask: list of ``(grid_t, num_objects, grid_h / 2, grid_w / 2)`` bool masks for ``<|mem|>`` tokens.
+    """
+
+    config_class = PixelQwen2_5_VLConfig
+    # pip SAM 2 fails in pure bf16 (fp32 coordinates times a bf16 Gaussian matrix); keep it and its prompt encoders
+    # in float32 whatever dtype the LLM runs in.
+    _keep_in_fp32_modules_strict = ['sam2', 'ref_encoder', 'tem_pe']
+
+    def __init__(self, config: PixelQwen2_5_VLConfig):
+        super().__init__(config)
+        self.seg: list[torch.Tensor] = []
+        self._captured: dict[str, torch.Tensor] = {}
+        if config.sam2_config is not None:
+            llm_dim = config.text_config.hidden_size
+            head = SAM2MaskHead(llm_dim, config.sam2_config, config.sam2_image_size, config.sam2_hidden_tokens)
+            prompts = VisualPromptEncoder(llm_dim, head.sam2.hidden_dim, config.sam2_image_size,
+                                          head.sam2.sam_image_embedding_size)
+            # Official checkpoints keep these at the top level: adopt the children, keep the wrappers unregistered.
+            for component in (head, prompts):
+                for name, child in component.named_children():
+                    setattr(self, name, child)
+            self.__dict__['mask_head'] = head
+            self.__dict__['visual_prompt_encoder'] = prompts
+            merger_dim = self.model.visual.merger.hidden_size
+            self.msk_proj = MaskFeatureProjector(merger_dim, llm_dim)
+        self.model.visual.merger.mlp.register_forward_pre_hook(self._capture('merger_input'))
+        self.model.language_model.norm.register_forward_pre_hook(self._capture('pre_norm'))
+        self.post_init()
+
+    def _capture(self, key):
+        def hook(module, args):
+            if self._capture_enabled:
+                self._captured[key] = args[0]
+        return hook
+
+    _capture_enabled = True
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, strict: bool = True, **kwargs):
+        """``transformers`` ``from_pretrained`` that fails loudly on missing, unexpected or mismatched tensors.
+
+        ``strict=False`` restores the library's behaviour (report and go on). SAM 2 stays in float32 whatever
+        ``dtype`` asks for. ``output_loading_info=True`` is honoured.
+        """
+        want_info = kwargs.pop('output_loading_info', False)
+        model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True,
+                                              **kwargs)
+        problems = {k: sorted(info.get(k) or []) for k in ('missing_keys', 'unexpected_keys', 'mismatched_keys')}
+        if strict and any(problems.values()):
+            lines = [f'{k.replace("_", " ")} ({len(v)}): {", ".join(map(str, v[:12]))}{" ..." if len(v) > 12 else ""}'
+                     for k, v in problems.items() if v]
+            raise CheckpointMismatchError(
+                f'{pretrained_model_name_or_path} does not match {cls.__name__} built from its config.json:\n  ' +
+                '\n  '.join(lines) + '\nCheck that config.json belongs to these weights (sam2_config, '
+                'sam2_image_size, sizes); pass strict=False to load anyway.')
+        model._after_load()
+        return (model, info) if want_info else model
+
+    def _after_load(self):
+        if getattr(self, 'sam2', None) is not None:
+            for module in (self.sam2, self.ref_encoder, self.tem_pe):
+                module.float()
+            self._reset_rope_tables()
+
+    def _reset_rope_tables(self):
+        # SAM 2's RoPE tables are plain attributes computed in __init__ (not buffers): after a meta-device init they
+        # are meta tensors. Recompute them for this image size on the SAM 2 device.
+        side = self.config.sam2_image_size // 16
+        for module in self.sam2.modules():
+            table = getattr(module, 'freqs_cis', None)
+            if torch.is_tensor(table) and (table.is_meta or table.device != self.sam2.device):
+                module.freqs_cis = module.compute_cis(end_x=side, end_y=side).to(self.sam2.device)
+
+    # ------------------------------------------------------------------ prompt embeddings
+    def _ref_embeddings(self, point_coords, point_labels, point_frames, video_grid_thw) -> torch.Tensor:
+        embeds = []
+        for b in range(video_grid_thw.size(0)):
+            coords, labels = point_coords[b], point_labels[b]
+            if len(coords) == 0:
+                continue
+            frame_idx = torch.cat([torch.as_tensor(f).reshape(-1) for f in point_frames[b]])
+            num_frames = int(video_grid_thw[b][0]) * 2
+            embeds.append(self.visual_prompt_encoder(coords, labels, frame_idx, num_frames))
+        return torch.cat(embeds) if embeds else None
+
+    def _mem_embeddings(self, refer_mask, video_grid_thw) -> torch.Tensor | None:
+        features = self._captured.get('merger_input')
+        if features is None:
+            raise ValueError('refer_mask needs the video features of this forward: pass pixel_values_videos with it')
+        merge = self.model.visual.spatial_merge_size
+        rows, start = [], 0
+        for b in range(video_grid_thw.size(0)):
+            thw = video_grid_thw[b]
+            count = int(thw.prod()) // (merge * merge)
+            video = features[start:start + count]
+            if not self.config.mem_window_order:
+                window = raster_to_window_order(thw, merge, self.model.visual.window_size,
+                                                self.model.visual.patch_size).to(video.device)
+                video = video[torch.argsort(window)]
+            rows.append(pool_object_memory(video, refer_mask[b].to(video.device)))
+            start += count
+        rows = torch.cat(rows)
+        if rows.numel() == 0:
+            return None
+        return self.msk_proj(rows.to(self.msk_proj[0].weight.dtype))
+
+    @staticmethod
+    def _scatter(inputs_embeds, token_mask, values, what):
+        count = int(token_mask.sum())
+        got = 0 if values is None else values.size(0)
+        if count != got:
+            raise ValueError(f'the prompt has {count} {what} tokens but {got} embeddings were built for them: '
+                             f'give one {"point/box" if "ref" in what else "non-empty mask region"} per token')
+        if count == 0:
+            return inputs_embeds
+        mask = token_mask.unsqueeze(-1).expand_as(inputs_embeds)
+        return inputs_embeds.masked_scatter(mask, values.to(inputs_embeds.dtype))
+
+    # ------------------------------------------------------------------ forward
+    def forward(self,
+                input_ids=None,
+                attention_mask=None,
+                position_ids=None,
+                cache=None,
+                inputs_embeds=None,
+                labels=None,
+                use_cache=None,
+                pixel_values=None,
+                pixel_values_videos=None,
+                image_grid_thw=None,
+                video_grid_thw=None,
+                mm_token_type_ids=None,
+                second_per_grid_ts=None,
+                logits_to_keep=0,
+                mm_encoder_outputs=None,
+                frames=None,
+                frame_size=None,
+                point_coords=None,
+                point_labels=None,
+                point_frames=None,
+                refer_mask=None,
+                label_obj_to_frame_idx=None,
+                label_mask=None,
+                **kwargs):
+        first_step = cache is None or cache.get_seq_length() == 0
+        if first_step and not self.training:
+            self.seg = []
+        if input_ids is not None:
+            input_ids = input_ids.to(self.model.language_model.embed_tokens.weight.device)
+            if mm_token_type_ids is None and (video_grid_thw is not None or image_grid_thw is not None):
+                mm_token_type_ids = mm_token_type_ids_from(input_ids, self.config)
+
+        self._captured.clear()
+        need_vision = inputs_embeds is None and (pixel_values is not None or pixel_values_videos is not None)
+        if inputs_embeds is None:
+            inputs_embeds = self.get_input_embeddings()(input_ids)
+        if need_vision and mm_encoder_outputs is None:
+            # Encode once here and hand the result to the base model, so the ViT runs once per forward.
+            mm_encoder_outputs = {}
+            if pixel_values is not None:
+                mm_encoder_outputs['image'] = self.model.get_image_features(pixel_values, image_grid_thw,
+                                                                            return_dict=True)
+            if pixel_values_videos is not None:
+                mm_encoder_outputs['video'] = self.model.get_video_features(pixel_values_videos, video_grid_thw,
+                                                                            return_dict=True)
+            pixel_values = pixel_values_videos = None
+
+        if input_ids is not None and any(x is not None for x in (point_coords, point_labels, point_frames)):
+            if any(x is None for x in (point_coords, point_labels, point_frames)):
+                raise ValueError('point_coords, point_labels and point_frames must be given together')
+            ref = self._ref_embeddings(point_coords, point_labels, point_frames, video_grid_thw)
+            inputs_embeds = self._scatter(inputs_embeds, input_ids == self.config.ref_token_id, ref, '<|ref|>')
+        if input_ids is not None and refer_mask is not None:
+            mem = self._mem_embeddings(refer_mask, video_grid_thw)
+            inputs_embeds = self._scatter(inputs_embeds, input_ids == self.config.mem_token_id, mem, '<|mem|>')
+
+        if self.training and not inputs_embeds.requires_grad:
+            inputs_embeds.requires_grad_(True)
+
+        outputs = super().forward(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            inputs_embeds=inputs_embeds,
+            labels=labels,
+            use_cache=use_cache if use_cache is not None else not self.training,
+            pixel_values=pixel_values,
+            pixel_values_videos=pixel_values_videos,
+            image_grid_thw=image_grid_thw,
+            video_grid_thw=video_grid_thw,
+            mm_token_type_ids=mm_token_type_ids,
+            second_per_grid_ts=second_per_grid_ts,
+            logits_to_keep=logits_to_keep,
+            mm_encoder_outputs=mm_encoder_outputs,
+            **kwargs)
+
+        decode = (getattr(self, 'sam2', None) is not None and self.config.sam2_enable_decoder
+                  and frames is not None and not self.training)
+        if decode:
+            self._decode_seg_tokens(input_ids, outputs.logits, frames, frame_size, first_step)
+        return outputs
+
+    def seg_hidden_states(self, input_ids: torch.Tensor, logits: torch.Tensor, include_prompt: bool) -> torch.Tensor:
+        """The pre-norm states that predict ``<|seg|>`` in sample 0: prompt positions (first step), then the last one.
+
+        Returns ``(N, llm_dim)``.
+        """
+        state = self._captured['pre_norm'][0]
+        rows = []
+        if include_prompt:
+            nxt = input_ids[0, 1:]
+            rows.append(state[:-1][nxt == self.config.seg_token_id])
+        if logits[0, -1].argmax() == self.config.seg_token_id:
+            rows.append(state[-1:])
+        return torch.cat(rows) if rows else state[:0]
+
+    def _decode_seg_tokens(self, input_ids, logits, frames, frame_size, first_step):
+        if len(frames) != 1 or len(frame_size) != 1:
+            raise ValueError(f'mask decoding in forward/generate takes one sample (got {len(frames)}); use '
+                             'unipixel_plugin.inference for batches')
+        hidden = self.seg_hidden_states(input_ids, logits, include_prompt=first_step)
+        for row in hidden:
+            masks = torch.zeros(len(frames[0]), *[int(s) for s in frame_size[0]], dtype=torch.bool)
+            for idx, frame_logits in self.mask_head.decode(row, frames[0], frame_size[0],
+                                                           batch_mode=self.config.sam2_batch_mode):
+                masks[idx] = (frame_logits > 0).cpu()
+            self.seg.append(masks[None])
+
+    # ------------------------------------------------------------------ generation
+    def prepare_inputs_for_generation(self, input_ids, next_sequence_length=None, cache=None, attention_mask=None,
+                                      inputs_embeds=None, is_first_iteration=False, frames=None, frame_size=None,
+                                      point_coords=None, point_labels=None, point_frames=None, refer_mask=None,
+                                      **kwargs):
+        inputs = super().prepare_inputs_for_generation(input_ids, next_sequence_length=next_sequence_length,
+                                                       cache=cache, attention_mask=attention_mask,
+                                                       inputs_embeds=inputs_embeds,
+                                                       is_first_iteration=is_first_iteration, **kwargs)
+        prompts = dict(point_coords=point_coords, point_labels=point_labels, point_frames=point_frames,
+                       refer_mask=refer_mask)
+        inputs.update(frames=frames, frame_size=frame_size)
+        inputs.update({k: (v if is_first_iteration else None) for k, v in prompts.items()})
+        return inputs
+
+    def _prepare_position_ids_for_generation(self, inputs_tensor, model_kwargs):
+        # Upstream-style inputs carry no mm_token_type_ids; without them M-RoPE silently falls back to text positions.
+        ids = model_kwargs.get('input_ids', inputs_tensor)
+        if (model_kwargs.get('mm_token_type_ids') is None and ids is not None and ids.dim() == 2
+                and (model_kwargs.get('video_grid_thw') is not None or model_kwargs.get('image_grid_thw') is not None)):
+            model_kwargs['mm_token_type_ids'] = mm_token_type_ids_from(ids, self.config)
+        return super()._prepare_position_ids_for_generation(inputs_tensor, model_kwargs)
+
+
+__all__ = ['PixelQwen2_5_VLForConditionalGeneration', 'CheckpointMismatchError', 'mm_token_type_ids_from',
+           'UNIPIXEL_INPUTS']
