@@ -40,7 +40,7 @@ MASK_KINDS = ('rle', 'polygons', 'shapes', 'png')
 QUERY_TYPES = ('query', 'sentence', 'explanatory', 'question', 'description')
 
 
-@dataclass
+@dataclass(slots=True)
 class MaskPart:
     """One lazily decoded piece of a mask on one frame; an object's mask on a frame is the union of its parts.
 
@@ -63,7 +63,7 @@ class MaskPart:
     source: Optional[str] = None
 
 
-@dataclass
+@dataclass(slots=True)
 class ObjectMasks:
     """Lazy masks of one object over the sample's timeline.
 

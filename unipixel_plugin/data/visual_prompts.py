@@ -19,10 +19,15 @@ POINT_LABELS = np.array([1], dtype=np.int32)  # positive click
 BOX_LABELS = np.array([2, 3], dtype=np.int32)  # top-left, bottom-right corner
 
 
-def assign_prompt_types(num: int, rng: np.random.Generator) -> list[str]:
-    """Exactly ``num // 2`` ``'point'`` and the rest ``'box'``, in random order (upstream splits each source so)."""
+def assign_prompt_types(num: int, rng: np.random.Generator, point_ratio: float = 0.5) -> list[str]:
+    """``floor(num * point_ratio)`` ``'point'`` and the rest ``'box'``, in random order.
+
+    With the default ratio that is exactly ``num // 2`` points: upstream splits each source's prompted samples so.
+    """
+    if not 0 <= point_ratio <= 1:
+        raise ValueError(f'point_ratio must be in [0, 1], got {point_ratio}')
     kinds = np.array(['box'] * num, dtype=object)
-    kinds[rng.permutation(num)[:num // 2]] = 'point'
+    kinds[rng.permutation(num)[:int(num * point_ratio)]] = 'point'
     return kinds.tolist()
 
 

@@ -4,6 +4,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
 from unipixel_plugin.models.components import (MaskFeatureProjector, SAM2MaskHead, SegTokenHead,
                                                TemporalPositionEncoding, VisualPromptEncoder)
 from unipixel_plugin.models.configuration_unipixel import PixelQwen2_5_VLConfig
+from unipixel_plugin.models.memory_bank import MemoryObject, ObjectMemoryBank
 from unipixel_plugin.models.modeling_unipixel import (CheckpointMismatchError, PixelQwen2_5_VLForConditionalGeneration,
                                                       mm_token_type_ids_from)
 
@@ -14,5 +15,5 @@ AutoModelForImageTextToText.register(PixelQwen2_5_VLConfig, PixelQwen2_5_VLForCo
 __all__ = [
     'PixelQwen2_5_VLConfig', 'PixelQwen2_5_VLForConditionalGeneration', 'CheckpointMismatchError',
     'VisualPromptEncoder', 'SAM2MaskHead', 'SegTokenHead', 'MaskFeatureProjector', 'TemporalPositionEncoding',
-    'mm_token_type_ids_from'
+    'mm_token_type_ids_from', 'ObjectMemoryBank', 'MemoryObject'
 ]

@@ -73,6 +73,7 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
     def __init__(self, config: PixelQwen2_5_VLConfig):
         super().__init__(config)
         self.seg: list[torch.Tensor] = []
+        self.seg_prompts: list[torch.Tensor] = []  # the SAM 2 hidden prompt (K, 256) behind each mask in self.seg
         self._captured: dict[str, torch.Tensor] = {}
         if config.sam2_config is not None:
             llm_dim = config.text_config.hidden_size
@@ -108,11 +109,19 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
         ``dtype`` asks for. ``output_loading_info=True`` is honoured.
         """
         want_info = kwargs.pop('output_loading_info', False)
+        if strict:
+            # let the library report mismatches instead of raising its own message, which names no key
+            kwargs['ignore_mismatched_sizes'] = True
         model, info = super().from_pretrained(pretrained_model_name_or_path, *args, output_loading_info=True,
                                               **kwargs)
-        problems = {k: sorted(info.get(k) or []) for k in ('missing_keys', 'unexpected_keys', 'mismatched_keys')}
+        problems = {
+            'missing keys': sorted(info.get('missing_keys') or []),
+            'unexpected keys': sorted(info.get('unexpected_keys') or []),
+            'mismatched keys': [f'{k} (checkpoint {list(a)} vs model {list(b)})' for k, a, b in
+                                sorted(info.get('mismatched_keys') or [])],
+        }
         if strict and any(problems.values()):
-            lines = [f'{k.replace("_", " ")} ({len(v)}): {", ".join(map(str, v[:12]))}{" ..." if len(v) > 12 else ""}'
+            lines = [f'{k} ({len(v)}): {", ".join(v[:12])}{" ..." if len(v) > 12 else ""}'
                      for k, v in problems.items() if v]
             raise CheckpointMismatchError(
                 f'{pretrained_model_name_or_path} does not match {cls.__name__} built from its config.json:\n  ' +
@@ -209,7 +218,7 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
                 **kwargs):
         first_step = cache is None or cache.get_seq_length() == 0
         if first_step and not self.training:
-            self.seg = []
+            self.seg, self.seg_prompts = [], []
         if input_ids is not None:
             input_ids = input_ids.to(self.model.language_model.embed_tokens.weight.device)
             if mm_token_type_ids is None and (video_grid_thw is not None or image_grid_thw is not None):
@@ -286,6 +295,7 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
                              'unipixel_plugin.inference for batches')
         hidden = self.seg_hidden_states(input_ids, logits, include_prompt=first_step)
         for row in hidden:
+            self.seg_prompts.append(self.seg_head(row.to(self.seg_head[1].weight.dtype)).detach().float().cpu())
             masks = torch.zeros(len(frames[0]), *[int(s) for s in frame_size[0]], dtype=torch.bool)
             for idx, frame_logits in self.mask_head.decode(row, frames[0], frame_size[0],
                                                            batch_mode=self.config.sam2_batch_mode):

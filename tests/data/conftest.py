@@ -1,0 +1,324 @@
+"""Tiny, faithful fixtures of every supported native format, made procedurally in a temporary data root.
+
+Conventions that the tests rely on:
+
+* frames are uniform grey images whose level encodes the frame number (``(20 + 10 * t) % 256``), so a decoded
+  frame tells which frame it is even after JPEG / MPEG-4 compression;
+* masks are axis-aligned rectangles with known corners, so tests can assert exact pixels;
+* ``make_*`` builders write one dataset each and return what the tests need to know about it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+from pycocotools import mask as mask_utils
+
+H, W = 48, 64  # frame size of every fixture video / image
+
+
+def frame_level(t: int) -> int:
+    return (20 + 10 * t) % 256
+
+
+def write_frames(folder: str, num: int, size=(H, W), names=None) -> list[str]:
+    os.makedirs(folder, exist_ok=True)
+    names = names or [f'{t:05d}' for t in range(num)]
+    paths = []
+    for t, name in enumerate(names):
+        path = os.path.join(folder, f'{name}.jpg')
+        Image.fromarray(np.full((*size, 3), frame_level(t), dtype=np.uint8)).save(path, quality=95)
+        paths.append(path)
+    return paths
+
+
+def write_video(path: str, num: int, size=(H, W), fps: int = 10):
+    """An mp4 (mp4v) whose frame ``t`` is grey level ``frame_level(t)``; decord reads it."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*'mp4v'), fps, (size[1], size[0]))
+    for t in range(num):
+        writer.write(np.full((*size, 3), frame_level(t), dtype=np.uint8))
+    writer.release()
+    return path
+
+
+def rect(y0, y1, x0, x1, size=(H, W)) -> np.ndarray:
+    m = np.zeros(size, dtype=bool)
+    m[y0:y1, x0:x1] = True
+    return m
+
+
+def rle(mask: np.ndarray) -> dict:
+    """Compressed COCO RLE with a str ``counts`` (as the JSON files store it)."""
+    r = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {'size': [int(s) for s in r['size']], 'counts': r['counts'].decode('ascii')}
+
+
+def dump_json(path: str, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(obj, f)
+
+
+# ---- Ref-VOS family ------------------------------------------------------------------------------------------------
+
+def mevis_masks(t: int) -> dict:
+    """anno 0: a 10x10 square moving right by 1 px per frame; anno 1: a fixed square on frames 0-2 only."""
+    return {0: rect(10, 20, 5 + t, 15 + t), 1: rect(30, 40, 40, 50) if t < 3 else None}
+
+
+def make_mevis(root: str, split: str = 'train') -> dict:
+    base = os.path.join(root, 'mevis', split)
+    videos = {'vidA': 6, 'vidB': 3}
+    meta, mask_dict = {'videos': {}}, {}
+    anno = 0
+    for vid, n in videos.items():
+        names = [f'{t:05d}' for t in range(n)]
+        write_frames(os.path.join(base, 'JPEGImages', vid), n, names=names)
+        a0, a1 = anno, anno + 1
+        anno += 2
+        mask_dict[str(a0)] = [rle(mevis_masks(t)[0]) for t in range(n)]
+        mask_dict[str(a1)] = [rle(mevis_masks(t)[1]) if mevis_masks(t)[1] is not None else None for t in range(n)]
+        meta['videos'][vid] = {'frames': names, 'expressions': {
+            '0': {'exp': 'The car moving right.', 'obj_id': [0], 'anno_id': [a0]},
+            '1': {'exp': 'both cars', 'obj_id': [0, 1], 'anno_id': [a0, a1]},
+            '2': {'exp': 'a unicorn', 'obj_id': [], 'anno_id': []},
+        }}
+    dump_json(os.path.join(base, 'meta_expressions.json'), meta)
+    if split != 'valid':
+        dump_json(os.path.join(base, 'mask_dict.json'), mask_dict)
+    return {'videos': videos}
+
+
+def make_revos(root: str) -> dict:
+    base = os.path.join(root, 'revos')
+    # a TAO video (8 frames, object on frames 2..4 only) and another one (4 frames)
+    videos = {'TAO/train/vidT': 8, 'MOSE/vidM': 4}
+    meta, mask_dict, fg = {'videos': {}}, {}, {}
+    for anno, (vid, n) in enumerate(videos.items()):
+        names = [f'{t:05d}' for t in range(n)]
+        write_frames(os.path.join(base, vid), n, names=names)
+        visible = range(2, 5) if vid.startswith('TAO') else range(n)
+        mask_dict[str(anno)] = [rle(rect(5, 15, 5, 15)) if t in visible else None for t in range(n)]
+        fg[vid] = {'masks_rle': [rle(rect(0, 20, 0, 20)) for _ in range(n)]}
+        meta['videos'][vid] = {'frames': names, 'expressions': {
+            '0': {'exp': 'the person on the left', 'obj_id': [1], 'anno_id': [anno], 'type_id': 0},
+            '1': {'exp': 'Which object can be used to sit on?', 'obj_id': [1], 'anno_id': [anno], 'type_id': 1},
+        }}
+    for name in ('meta_expressions_train_.json', 'meta_expressions_valid_.json'):
+        dump_json(os.path.join(base, name), meta)
+    dump_json(os.path.join(base, 'mask_dict.json'), mask_dict)
+    dump_json(os.path.join(base, 'mask_dict_foreground.json'), fg)
+    return {'videos': videos}
+
+
+def visa_mask(index: int, size=(H, W)) -> np.ndarray:
+    """Mask stored under running index ``index``: the first ``index + 1`` pixels of row 0 (area = index + 1)."""
+    return rect(0, 1, 0, index + 1, size)
+
+
+def make_visa(root: str, dataset: str = 'ref_youtube_vos') -> dict:
+    """Ref-YouTube-VOS / Ref-DAVIS17 in the VISA layout; the JSON is written UNSORTED on purpose."""
+    n = 2
+    # file order: 'vid_b' first; 'vid_a' has 12 expressions so that '10' and '11' sort before '2'
+    videos = {'vid_b': {'frames': ['00000', '00001'], 'expressions': {'1': {'exp': 'a dog', 'obj_id': '1'},
+                                                                       '0': {'exp': 'a cat', 'obj_id': '2'}}},
+              'vid_a': {'frames': ['00000', '00001'],
+                        'expressions': {str(k): {'exp': f'object number {k}', 'obj_id': '1'} for k in range(12)}}}
+    total = sum(len(v['expressions']) for v in videos.values())
+    masks = {str(i): [rle(visa_mask(i)) for _ in range(n)] for i in range(total)}
+    if dataset == 'ref_youtube_vos':
+        meta_dirs, frame_dirs, mask_files = ['train', 'valid'], ['ref_youtube_vos/train/JPEGImages',
+                                                                 'ref_youtube_vos/valid/JPEGImages'], \
+            ['ref_youtube_vos/mask_dict.pkl']
+    else:
+        meta_dirs, frame_dirs, mask_files = ['train', 'valid'], ['ref_davis17/DAVIS/JPEGImages/480p'], \
+            ['ref_davis17/train/mask_dict.pkl', 'ref_davis17/valid/mask_dict.pkl']
+    for split in meta_dirs:
+        dump_json(os.path.join(root, dataset, 'meta_expressions', split, 'meta_expressions.json'), {'videos': videos})
+    for frame_dir in frame_dirs:
+        for vid in videos:
+            write_frames(os.path.join(root, frame_dir, vid), n)
+    for mask_file in mask_files:
+        os.makedirs(os.path.dirname(os.path.join(root, mask_file)), exist_ok=True)
+        with open(os.path.join(root, mask_file), 'wb') as f:
+            pickle.dump(masks, f)
+    return {'videos': videos, 'total': total}
+
+
+def make_lvvis(root: str):
+    base = os.path.join(root, 'lvvis')
+    write_frames(os.path.join(base, 'train', 'JPEGImages', 'v0'), 3)
+    dump_json(os.path.join(base, 'meta_expressions.json'), {'videos': {'v0': {
+        'frames': ['00000', '00001', '00002'],
+        'expressions': {'0': {'exp': 'traffic_light', 'obj_id': [3], 'anno_id': [7]}}}}})
+    dump_json(os.path.join(base, 'mask_dict.json'), {'7': [rle(rect(0, 5, 0, 5))] * 3})
+
+
+def make_ref_sav_eval(root: str):
+    base = os.path.join(root, 'ref_sav', 'valid')
+    write_frames(os.path.join(base, 'videos', 'sav_001'), 2)
+    dump_json(os.path.join(base, 'meta_expressions_valid.json'), {'videos': {'sav_001': {
+        'frames': ['00000', '00001'],
+        'expressions': {'0': {'exp': 'A small robot that walks across the table.', 'obj_id': [0],
+                              'anno_id': [0]}}}}})
+    dump_json(os.path.join(base, 'mask_dict.json'), {'0': [rle(rect(1, 9, 1, 9)), None]})
+
+
+# ---- images ----------------------------------------------------------------------------------------------------------
+
+def square_polygon(x0, y0, x1, y1) -> list:
+    return [[x0, y0, x1, y0, x1, y1, x0, y1]]
+
+
+def make_refcoco(root: str, dataset: str = 'refcoco') -> dict:
+    base = os.path.join(root, 'lisa', 'refer_seg')
+    split_by = 'umd' if dataset == 'refcocog' else 'unc'
+    img_dir = os.path.join(base, 'images', 'saiapr_tc-12' if dataset == 'refclef' else 'mscoco/images/train2014')
+    os.makedirs(img_dir, exist_ok=True)
+    images = []
+    for i, name in enumerate(['COCO_train2014_000000000001.jpg', 'COCO_train2014_000000000002.jpg']):
+        Image.fromarray(np.full((H, W, 3), 100 + i, np.uint8)).save(os.path.join(img_dir, name))
+        images.append({'id': i + 1, 'file_name': name, 'height': H, 'width': W})
+    anns = [
+        {'id': 11, 'image_id': 1, 'category_id': 1, 'bbox': [4, 8, 10, 6],
+         'segmentation': square_polygon(4, 8, 14, 14)},
+        {'id': 12, 'image_id': 1, 'category_id': 2, 'bbox': [20, 20, 10, 10],
+         'segmentation': rle(rect(20, 30, 20, 30))},
+        {'id': 21, 'image_id': 2, 'category_id': 1, 'bbox': [0, 0, 8, 8], 'segmentation': square_polygon(0, 0, 8, 8)},
+    ]
+
+    def ref(ref_id, ann_id, image_id, split, sents):
+        return {'ref_id': ref_id, 'ann_id': ann_id, 'image_id': image_id, 'category_id': 1, 'split': split,
+                'file_name': f'x_{ref_id}.jpg', 'sent_ids': [ref_id * 10 + k for k in range(len(sents))],
+                'sentences': [{'sent_id': ref_id * 10 + k, 'sent': s, 'raw': s, 'tokens': s.split()}
+                              for k, s in enumerate(sents)]}
+
+    refs = [ref(1, 11, 1, 'train', ['left square', 'the small box']), ref(2, 12, 1, 'train', ['right square']),
+            ref(3, 21, 2, 'val', ['corner square']), ref(4, 11, 1, 'testA', ['man on left']),
+            ref(5, 12, 1, 'testB', ['bottle']), ref(6, 21, 2, 'test', ['thing'])]
+    os.makedirs(os.path.join(base, dataset), exist_ok=True)
+    with open(os.path.join(base, dataset, f'refs({split_by}).p'), 'wb') as f:
+        pickle.dump(refs, f)
+    dump_json(os.path.join(base, dataset, 'instances.json'),
+              {'images': images, 'annotations': anns, 'categories': [{'id': 1, 'name': 'a'}, {'id': 2, 'name': 'b'}]})
+    return {'refs': refs}
+
+
+def make_reason_seg(root: str, split: str = 'val') -> dict:
+    base = os.path.join(root, 'lisa', 'reason_seg', 'ReasonSeg', split)
+    os.makedirs(base, exist_ok=True)
+    Image.fromarray(np.full((H, W, 3), 90, np.uint8)).save(os.path.join(base, 'img1.jpg'))
+    shapes = [
+        {'label': 'target', 'points': [[10, 10], [40, 10], [40, 30], [10, 30]], 'shape_type': 'polygon',
+         'image_name': 'img1.jpg'},
+        {'label': 'ignore', 'points': [[20, 15], [30, 15], [30, 25], [20, 25]], 'shape_type': 'polygon',
+         'image_name': 'img1.jpg'},
+        {'label': 'flag', 'points': [[0, 0], [5, 0], [5, 5]], 'shape_type': 'polygon', 'image_name': 'img1.jpg'},
+    ]
+    dump_json(os.path.join(base, 'img1.json'), {'text': ['What can hold water?', 'the cup'], 'is_sentence': True,
+                                                'shapes': shapes})
+    if split == 'train':
+        dump_json(os.path.join(root, 'lisa', 'reason_seg', 'ReasonSeg', 'explanatory', 'train.json'),
+                  [{'image': 'img1.jpg', 'query': 'What holds water?', 'outputs': 'The cup holds water.'}])
+    return {'shapes': shapes}
+
+
+# ---- videos with annotated frame subsets -----------------------------------------------------------------------------
+
+def make_videorefer_bench_q(root: str) -> dict:
+    base = os.path.join(root, 'videorefer', 'VideoRefer-Bench')
+    write_video(os.path.join(base, 'videos', 'clip.mp4'), 12)
+    write_frames(os.path.join(base, 'videos', 'folder_clip'), 6)
+    items = [
+        {'id': 0, 'video': 'clip.mp4', 'type': 'Future Predictions', 'frame_idx': '5',
+         'Question': 'What will <object3><region> do next to <object1><region>?',
+         'options': ['(A) Run away.', '(B) Sit down.', '(C) Jump.', '(D) Sleep.'], 'Answer': '(B) Sit down.',
+         'annotation': [{'2': {'segmentation': rle(rect(0, 10, 0, 10))}, '5': {'segmentation': rle(rect(0, 10, 2, 12))}},
+                        {'5': {'segmentation': rle(rect(20, 30, 20, 30))},
+                         '9': {'segmentation': rle(rect(20, 30, 22, 32))}}]},
+        {'id': 1, 'video': 'folder_clip', 'type': 'Basic Questions', 'frame_idx': '1',
+         'Question': 'What colour is <region>?', 'options': ['(A) Red', '(B) Grey'], 'Answer': '(B) Grey',
+         'annotation': [{'1': {'segmentation': rle(rect(5, 15, 5, 15))}, '4': {'segmentation': rle(rect(5, 15, 5, 15))}}]},
+    ]
+    dump_json(os.path.join(base, 'VideoRefer-Bench-Q.json'), items)
+    return {'items': items}
+
+
+def make_groundmore(root: str) -> dict:
+    base = os.path.join(root, 'groundmore')
+    folder = os.path.join(base, 'annotations', 'gm_vid')
+    write_frames(os.path.join(folder, 'images'), 25)
+    os.makedirs(os.path.join(folder, 'masks'), exist_ok=True)
+    for t in (0, 3, 24):  # masks on three frames: object 1 left square, object 2 right square
+        label = np.zeros((H, W), np.uint8)
+        label[0:10, 0:10] = 1
+        label[0:10, 50:60] = 2
+        Image.fromarray(label, mode='L').save(os.path.join(folder, 'masks', f'{t:05d}.png'))
+    meta = {'videos': {'gm_vid': {'questions': {'0': {'question': 'Who opens the door', 'answer': 'the man',
+                                                      'q_type': 'Causal', 'obj_id': '1'},
+                                                '1': {'question': 'What moves?', 'answer': 'boxes',
+                                                      'q_type': 'Descriptive', 'obj_id': '1, 2'}}},
+                       'missing_vid': {'questions': {'0': {'question': 'x?', 'answer': 'y', 'q_type': 'Causal',
+                                                          'obj_id': '1'}}}}}
+    dump_json(os.path.join(base, 'test_v2.json'), meta)
+    dump_json(os.path.join(base, 'trainval_v2.json'), meta)
+    return {'meta': meta}
+
+
+def make_llava(root: str):
+    os.makedirs(os.path.join(root, 'llava_instruct', 'coco'), exist_ok=True)
+    Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(os.path.join(root, 'llava_instruct', 'coco', 'a.jpg'))
+    write_video(os.path.join(root, 'videogpt_plus', 'v.mp4'), 10)
+    dump_json(os.path.join(root, 'general', 'llava_v1_5_mix665k_with_videogpt_plus_576k.json'), [
+        {'id': 'img1', 'image': 'coco/a.jpg', 'conversations': [{'from': 'human', 'value': '<image>\nWhat is it?'},
+                                                                {'from': 'gpt', 'value': 'Nothing.'}]},
+        {'id': 'vid1', 'video': 'v.mp4', 'conversations': [{'from': 'human', 'value': 'Describe.\n<video>'},
+                                                            {'from': 'gpt', 'value': 'Grey.'}]},
+        {'id': 'txt1', 'conversations': [{'from': 'human', 'value': 'Hi'}, {'from': 'gpt', 'value': 'Hello'}]},
+    ])
+
+
+def make_all(root: str) -> dict:
+    info = {
+        'mevis_train': make_mevis(root, 'train'),
+        'mevis_valid_u': make_mevis(root, 'valid_u'),
+        'revos': make_revos(root),
+        'ref_youtube_vos': make_visa(root, 'ref_youtube_vos'),
+        'ref_davis17': make_visa(root, 'ref_davis17'),
+        'refcoco': make_refcoco(root, 'refcoco'),
+        'refcocog': make_refcoco(root, 'refcocog'),
+        'reason_seg': make_reason_seg(root, 'val'),
+        'videorefer_bench_q': make_videorefer_bench_q(root),
+        'groundmore': make_groundmore(root),
+    }
+    make_lvvis(root)
+    make_ref_sav_eval(root)
+    make_llava(root)
+    return info
+
+
+@pytest.fixture(scope='session')
+def data_root(tmp_path_factory):
+    """A data root holding every fixture dataset (shared, read-only: copy it before breaking anything)."""
+    root = str(tmp_path_factory.mktemp('unipixel_data'))
+    make_all(root)
+    return root
+
+
+@pytest.fixture
+def fresh_root(tmp_path):
+    """An empty data root for tests that build (and break) their own fixture."""
+    return str(tmp_path)
+
+
+@pytest.fixture(scope='session')
+def fx():
+    """This module: the builders and helpers above (``fx.rect``, ``fx.make_mevis`` ...) for use in tests."""
+    import sys
+    return sys.modules[__name__]

@@ -1,0 +1,102 @@
+"""Frame choice (upstream's formulas) and media reading, including the errors for bad files."""
+import os
+
+import numpy as np
+import pytest
+
+from unipixel_plugin.data.media import (MediaError, list_frame_files, read_image, read_images, read_timeline,
+                                        read_video, sample_frame_positions, video_length)
+
+
+@pytest.mark.parametrize('length,k,expected', [
+    (10, 4, [0, 3, 6, 9]),  # np.arange(0, 10, 3.0) -> 0 3 6 9
+    (100, 8, [0, 14, 28, 42, 57, 71, 85, 99]),
+    (7, 3, [0, 3, 6]),
+    (5, 8, [0, 1, 2, 3, 4]),  # shorter than k: every frame
+    (8, 8, list(range(8))),
+    (9, 0, list(range(9))),  # k <= 0: every frame
+])
+def test_uniform_positions_match_upstream_formula(length, k, expected):
+    assert sample_frame_positions(length, k, 'uniform') == expected
+    if length > k > 1:
+        reference = np.arange(0, length, (length - 1) / (k - 1))[:k].round().astype(int).tolist()
+        assert expected == reference
+
+
+def test_random_positions_one_per_segment_and_seeded():
+    length, k = 50, 8
+    seps = np.arange(0, length, (length - 1) / k)[:k + 1].round().astype(int).tolist()
+    draws = [sample_frame_positions(length, k, 'random', np.random.default_rng(s)) for s in range(30)]
+    for pos in draws:
+        assert len(pos) == k
+        for i, p in enumerate(pos):
+            assert seps[i] <= p < max(seps[i] + 1, seps[i + 1])
+    assert len({tuple(p) for p in draws}) > 1  # it does vary
+    same = [sample_frame_positions(length, k, 'random', np.random.default_rng(7)) for _ in range(2)]
+    assert same[0] == same[1]
+
+
+def test_sampling_errors():
+    with pytest.raises(ValueError, match='sample_type'):
+        sample_frame_positions(10, 4, 'fps')
+    with pytest.raises(ValueError, match='rng'):
+        sample_frame_positions(10, 4, 'random')
+    with pytest.raises(ValueError, match='empty timeline'):
+        sample_frame_positions(0, 4)
+
+
+def test_read_video_selected_frames(tmp_path, fx):
+    path = fx.write_video(str(tmp_path / 'v.mp4'), 12)
+    assert video_length(path) == 12
+    frames = read_video(path, [0, 5, 11])
+    assert frames.shape == (3, fx.H, fx.W, 3) and frames.dtype == np.uint8
+    levels = frames.reshape(3, -1).mean(axis=1)
+    np.testing.assert_allclose(levels, [fx.frame_level(t) for t in (0, 5, 11)], atol=6)
+
+
+def test_read_timeline_of_video_uses_frame_indices(tmp_path, fx):
+    path = fx.write_video(str(tmp_path / 'v.mp4'), 12)
+    frames = read_timeline('video', [path], [2, 5, 9], [0, 2])
+    np.testing.assert_allclose(frames.reshape(2, -1).mean(axis=1), [fx.frame_level(2), fx.frame_level(9)], atol=6)
+
+
+def test_frame_folder_sorted_numerically(tmp_path, fx):
+    folder = tmp_path / 'f'
+    fx.write_frames(str(folder), 3, names=['img9', 'img10', 'img2'])
+    assert [os.path.basename(p) for p in list_frame_files(str(folder))] == ['img2.jpg', 'img9.jpg', 'img10.jpg']
+    frames = read_images(list_frame_files(str(folder)))
+    np.testing.assert_allclose(frames.reshape(3, -1).mean(axis=1), [fx.frame_level(t) for t in (2, 0, 1)], atol=3)
+
+
+def test_missing_frame_names_the_file(tmp_path, fx):
+    paths = fx.write_frames(str(tmp_path / 'vid'), 3)
+    os.remove(paths[1])
+    with pytest.raises(MediaError, match='00001.jpg'):
+        read_timeline('frames', paths, None, [0, 1, 2])
+
+
+def test_corrupt_video_names_the_file(tmp_path):
+    path = tmp_path / 'broken.mp4'
+    path.write_bytes(b'\x00\x00\x00\x18ftypmp42' + os.urandom(2000))
+    with pytest.raises(MediaError, match='broken.mp4'):
+        read_video(str(path), [0])
+
+
+def test_video_shorter_than_annotation(tmp_path, fx):
+    path = fx.write_video(str(tmp_path / 'v.mp4'), 4)
+    with pytest.raises(MediaError, match=r'has 4 frames.*\[7\]'):
+        read_video(path, [1, 7])
+
+
+def test_corrupt_image_names_the_file(tmp_path):
+    path = tmp_path / 'bad.jpg'
+    path.write_bytes(b'not a jpeg at all')
+    with pytest.raises(MediaError, match='bad.jpg'):
+        read_image(str(path))
+
+
+def test_frames_of_different_size_rejected(tmp_path, fx):
+    a = fx.write_frames(str(tmp_path / 'a'), 1)
+    b = fx.write_frames(str(tmp_path / 'b'), 1, size=(10, 10))
+    with pytest.raises(MediaError, match='differ in size'):
+        read_images(a + b)

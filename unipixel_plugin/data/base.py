@@ -1,0 +1,205 @@
+"""Base class of every UniPixel dataset reader: an MMEngine ``BaseDataset`` whose items are :class:`Sample` s.
+
+A reader states where its files live (relative to the data root, i.e. upstream's ``data/`` folder), which splits
+it has, and how to parse them (:meth:`UniPixelDataset.parse`). The base class resolves the data root
+(argument, else the ``UNIPIXEL_DATA_ROOT`` environment variable), checks that the annotation files exist with an
+error that names them, filters by timeline length, serializes the parsed samples (MMEngine's shared-memory
+trick for dataloader workers) and applies the optional ``pipeline`` (e.g. :class:`~.pipeline.LoadSample`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from collections import OrderedDict
+from typing import Any, Iterable, Optional, Sequence
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmengine.dataset.base_dataset import force_full_init
+
+from .schema import Sample
+
+DATA_ROOT_ENV = 'UNIPIXEL_DATA_ROOT'
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A dataset's annotation files are not under the data root."""
+
+
+class AnnotationError(ValueError):
+    """An annotation file is unreadable or does not have the expected structure."""
+
+
+def resolve_data_root(data_root: Optional[str] = None) -> str:
+    """The data root: ``data_root`` if given, else ``$UNIPIXEL_DATA_ROOT``; it must be an existing folder."""
+    root = data_root or os.environ.get(DATA_ROOT_ENV)
+    if not root:
+        raise DatasetNotFoundError(f'no data root: pass data_root=... or set {DATA_ROOT_ENV} to the folder that '
+                                   'holds the extracted UniPixel-SFT-1M archives (upstream\'s data/ folder)')
+    root = os.path.expanduser(root)
+    if not os.path.isdir(root):
+        raise DatasetNotFoundError(f'data root {root} is not a folder (from '
+                                   f'{"data_root" if data_root else DATA_ROOT_ENV})')
+    return root
+
+
+def load_json(path: str, ordered: bool = False) -> Any:
+    """Read a JSON file; errors name the file."""
+    try:
+        with open(path, 'r', encoding='utf-8') as f:
+            return json.load(f, object_pairs_hook=OrderedDict) if ordered else json.load(f)
+    except FileNotFoundError as err:
+        raise DatasetNotFoundError(f'annotation file not found: {path}') from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise AnnotationError(f'cannot parse JSON {path}: {err} (the file is truncated or corrupt)') from err
+
+
+def load_pickle(path: str) -> Any:
+    """Read a pickle file (upstream's ``refs(unc).p``, ``mask_dict.pkl``); errors name the file.
+
+    Only load pickles from the published datasets: unpickling runs code.
+    """
+    try:
+        with open(path, 'rb') as f:
+            return pickle.load(f)
+    except FileNotFoundError as err:
+        raise DatasetNotFoundError(f'annotation file not found: {path}') from err
+    except Exception as err:
+        raise AnnotationError(f'cannot unpickle {path}: {type(err).__name__}: {err}') from err
+
+
+def expect(condition: bool, message: str):
+    """Raise :class:`AnnotationError` with ``message`` unless ``condition`` (an ``assert`` that survives ``-O``)."""
+    if not condition:
+        raise AnnotationError(message)
+
+
+class UniPixelDataset(BaseDataset):
+    """Base reader. Subclasses set ``SOURCE``, ``SPLITS`` (split -> files it needs, relative to the data root)
+    and implement :meth:`parse`.
+
+    Args:
+        data_root: folder of the extracted datasets (upstream's ``data/``); default ``$UNIPIXEL_DATA_ROOT``.
+        split: one of ``SPLITS`` (aliases in ``SPLIT_ALIASES``); default ``DEFAULT_SPLIT``.
+        pipeline: transforms applied to each :class:`Sample` (e.g. ``[dict(type='LoadSample')]``); empty
+            returns annotation-level samples.
+        min_frames / max_frames: drop samples whose timeline is shorter / longer (``-1``: no limit; upstream's
+            ``--max_video_frames 500``). Videos without listed frames are never dropped.
+        serialize_data, lazy_init, indices, test_mode, max_refetch: as in ``mmengine.dataset.BaseDataset``.
+    """
+
+    SOURCE: str = ''
+    SPLITS: dict[str, Sequence[str]] = {}
+    SPLIT_ALIASES: dict[str, tuple] = {'val': ('valid',), 'valid': ('val',), 'validation': ('valid', 'val')}
+    DEFAULT_SPLIT: str = 'train'
+
+    def __init__(self,
+                 data_root: Optional[str] = None,
+                 split: Optional[str] = None,
+                 pipeline: Sequence = (),
+                 min_frames: int = -1,
+                 max_frames: int = -1,
+                 serialize_data: bool = True,
+                 lazy_init: bool = False,
+                 indices: Optional[Sequence[int]] = None,
+                 test_mode: bool = False,
+                 max_refetch: int = 100):
+        self.split = self.canonical_split(split or self.DEFAULT_SPLIT)
+        self.min_frames = min_frames
+        self.max_frames = max_frames
+        super().__init__(
+            ann_file='',
+            data_root=resolve_data_root(data_root),
+            data_prefix={},
+            indices=indices,
+            serialize_data=serialize_data,
+            pipeline=list(pipeline),
+            test_mode=test_mode,
+            lazy_init=lazy_init,
+            max_refetch=max_refetch)
+
+    @classmethod
+    def canonical_split(cls, split: str) -> str:
+        """``split`` or the alias of it this dataset uses (``'val'`` / ``'valid'``)."""
+        for name in (split, *cls.SPLIT_ALIASES.get(split, ())):
+            if name in cls.SPLITS:
+                return name
+        raise ValueError(f'{cls.__name__} ({cls.SOURCE}) has no split {split!r}; available: {list(cls.SPLITS)}')
+
+    @classmethod
+    def required_files(cls, split: str) -> list[str]:
+        """Files (relative to the data root) the split needs."""
+        return list(cls.SPLITS[cls.canonical_split(split)])
+
+    @classmethod
+    def missing_files(cls, data_root: str, split: str) -> list[str]:
+        return [p for p in cls.required_files(split) if not os.path.exists(os.path.join(data_root, p))]
+
+    def path(self, *parts: str) -> str:
+        """A path under the data root."""
+        return os.path.join(self.data_root, *parts)
+
+    # ---- MMEngine BaseDataset hooks -------------------------------------------------------------------------
+
+    def full_init(self):
+        """As ``BaseDataset.full_init``, and also record each sample's batch group in ``self.data_types`` before the
+        samples are serialized (samplers and :class:`~.hybrid.HybridDataset` read it without unpickling samples)."""
+        if self._fully_initialized:
+            return
+        self.data_list = self.load_data_list()
+        self.data_list = self.filter_data()
+        if self._indices is not None:
+            self.data_list = self._get_unserialized_subset(self._indices)
+        self.data_types = [s.group for s in self.data_list]
+        if self.serialize_data:
+            self.data_bytes, self.data_address = self._serialize_data()
+        self._fully_initialized = True
+
+    def load_data_list(self) -> list[Sample]:
+        missing = self.missing_files(self.data_root, self.split)
+        if missing:
+            raise DatasetNotFoundError(
+                f'{self.SOURCE} ({self.split}): missing under {self.data_root}: {", ".join(missing)}. '
+                f'Extract the {self.SOURCE} archive of UniPixel-SFT-1M there (see docs/data.md), or run '
+                f'`unipixel data check {self.data_root}`.')
+        samples = list(self.parse())
+        for s in samples:
+            if not isinstance(s, Sample):
+                raise TypeError(f'{type(self).__name__}.parse must yield Sample objects, got {type(s).__name__}')
+        return samples
+
+    def filter_data(self) -> list[Sample]:
+        if self.min_frames < 0 and self.max_frames < 0:
+            return self.data_list
+
+        def keep(sample: Sample) -> bool:
+            n = sample.num_frames
+            if n is None:
+                return True
+            return not ((0 <= self.max_frames < n) or (self.min_frames >= 0 and n < self.min_frames))
+
+        return [s for s in self.data_list if keep(s)]
+
+    @force_full_init
+    def get_data_info(self, idx: int) -> Sample:
+        """The annotation-level :class:`Sample` at ``idx`` (a private copy)."""
+        if self.serialize_data:
+            start = 0 if idx == 0 else self.data_address[idx - 1].item()
+            return pickle.loads(memoryview(self.data_bytes[start:self.data_address[idx].item()]))
+        import copy
+        return copy.deepcopy(self.data_list[idx])
+
+    def prepare_data(self, idx: int) -> Any:
+        return self.pipeline(self.get_data_info(idx))
+
+    # ---- to implement -----------------------------------------------------------------------------------------
+
+    def parse(self) -> Iterable[Sample]:
+        """Yield the split's samples (annotation level; masks lazy)."""
+        raise NotImplementedError(f'{type(self).__name__} must implement parse()')
+
+    def __repr__(self):
+        n = len(self) if self._fully_initialized else '?'
+        return f'{type(self).__name__}(source={self.SOURCE!r}, split={self.split!r}, samples={n}, ' \
+               f'data_root={self.data_root!r})'

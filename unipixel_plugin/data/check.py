@@ -1,0 +1,327 @@
+"""``unipixel data check ROOT``: which datasets a data root holds, how many samples, and every problem found.
+
+For each reader and split whose annotation files are present, the check parses the annotations (a parse error is
+a problem naming the file), then looks at every sample: empty expressions, missing or unreadable images / frames /
+videos, frames of one video that differ in size, masks whose size disagrees with their frame, malformed RLEs,
+missing mask PNGs, and objects with no mask at all. Image headers are read (not the pixels) and RLEs are
+validated (not decoded) unless ``decode=True`` (``--decode``), which decodes everything.
+
+Also runnable as ``python -m unipixel_plugin.data.check ROOT``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Optional, Sequence
+
+from .base import UniPixelDataset
+from .formats import READERS
+from .masks import MaskError, decode_part, part_size, rle_string_counts
+from .media import MediaError, read_image, read_image_size, read_video
+from .schema import MaskPart, Sample
+
+PROBLEM_KINDS = ('dataset_missing', 'malformed_annotation', 'empty_expression', 'missing_media', 'unreadable_media',
+                 'frame_size', 'mask_size', 'malformed_mask', 'missing_mask', 'empty_mask')
+
+
+@dataclass
+class Problem:
+    """One thing wrong: what (``kind``), where (``dataset``, ``split``, ``sample``, ``path``) and a message."""
+    kind: str
+    dataset: str
+    split: Optional[str]
+    message: str
+    sample: Optional[str] = None
+    path: Optional[str] = None
+
+    def __str__(self):
+        where = f'{self.dataset}/{self.split}' if self.split else self.dataset
+        sample = f' [{self.sample}]' if self.sample else ''
+        return f'{self.kind:<20} {where}{sample}: {self.message}'
+
+
+@dataclass
+class DatasetReport:
+    """One reader + split: whether its annotations are present, the sample count and its problems."""
+    dataset: str
+    split: str
+    present: bool
+    samples: int = 0
+    missing: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """Result of :func:`check_data_root`."""
+    root: str
+    datasets: list[DatasetReport] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # not tied to one split (e.g. unknown dataset name)
+
+    @property
+    def all_problems(self) -> list[Problem]:
+        return self.problems + [p for d in self.datasets for p in d.problems]
+
+    @property
+    def ok(self) -> bool:
+        return not self.all_problems
+
+    @property
+    def present(self) -> list[DatasetReport]:
+        return [d for d in self.datasets if d.present]
+
+    def to_dict(self) -> dict:
+        return {'root': self.root, 'ok': self.ok, 'datasets': [asdict(d) for d in self.datasets],
+                'problems': [asdict(p) for p in self.all_problems]}
+
+    def format(self, max_problems: int = 50) -> str:
+        lines = [f'data root: {self.root}']
+        for d in self.datasets:
+            if d.present:
+                lines.append(f'  [present] {d.dataset:<40} {d.split:<8} {d.samples:>8} samples  '
+                             f'{len(d.problems)} problem(s)')
+            else:
+                lines.append(f'  [absent]  {d.dataset:<40} {d.split:<8} missing: {", ".join(d.missing)}')
+        problems = self.all_problems
+        lines.append(f'{len(problems)} problem(s)' + (':' if problems else ''))
+        lines += [f'  {p}' for p in problems[:max_problems]]
+        if len(problems) > max_problems:
+            lines.append(f'  ... {len(problems) - max_problems} more (use --json for all of them)')
+        return '\n'.join(lines)
+
+
+class _SampleChecker:
+    """Checks samples of one dataset split, caching what several samples share (frames, videos)."""
+
+    def __init__(self, report: DatasetReport, decode: bool):
+        self.report = report
+        self.decode = decode
+        self.sizes: dict[str, Optional[tuple[int, int]]] = {}  # frame path -> (H, W) or None if bad
+        self.videos: dict[str, Optional[tuple[int, tuple[int, int]]]] = {}  # video -> (length, (H, W))
+
+    def problem(self, kind: str, message: str, sample: Optional[Sample] = None, path: Optional[str] = None):
+        self.report.problems.append(Problem(kind, self.report.dataset, self.report.split, message,
+                                            sample.key if sample else None, path))
+
+    def frame_size(self, path: str, sample: Sample) -> Optional[tuple[int, int]]:
+        if path not in self.sizes:
+            size = None
+            if not os.path.isfile(path):
+                self.problem('missing_media', f'missing file {path}', sample, path)
+            else:
+                try:
+                    size = read_image(path).shape[:2] if self.decode else read_image_size(path)
+                except MediaError as err:
+                    self.problem('unreadable_media', str(err), sample, path)
+            self.sizes[path] = size
+        return self.sizes[path]
+
+    def video(self, path: str, sample: Sample) -> Optional[tuple[int, tuple[int, int]]]:
+        if path not in self.videos:
+            info = None
+            if not os.path.isfile(path):
+                self.problem('missing_media', f'missing video {path}', sample, path)
+            else:
+                try:
+                    import decord
+                    reader = decord.VideoReader(path, num_threads=1)
+                    length = len(reader)
+                    frames = read_video(path, None) if self.decode else reader.get_batch([0]).asnumpy()
+                    info = (length, tuple(frames.shape[1:3]))
+                except Exception as err:
+                    self.problem('unreadable_media', f'cannot read video {path}: {type(err).__name__}: '
+                                 f'{str(err).splitlines()[0] if str(err) else ""}', sample, path)
+            self.videos[path] = info
+        return self.videos[path]
+
+    def timeline_sizes(self, sample: Sample) -> list[Optional[tuple[int, int]]]:
+        """Size of each timeline frame (``None`` where unknown / unreadable); reports media problems."""
+        if sample.media_type in ('image', 'frames'):
+            sizes = [self.frame_size(p, sample) for p in sample.media]
+            known = {s for s in sizes if s is not None}
+            if len(known) > 1:
+                self.problem('frame_size', f'frames differ in size: {sorted(known)} '
+                             f'(under {os.path.dirname(sample.media[0])})', sample)
+            return sizes
+        if sample.media_type == 'video':
+            info = self.video(sample.media[0], sample)
+            if info is None:
+                return [None] * (sample.num_frames or 0)
+            length, size = info
+            indices = sample.frame_indices if sample.frame_indices is not None else range(length)
+            bad = [i for i in indices if not 0 <= i < length]
+            if bad:
+                self.problem('missing_media', f'video {sample.media[0]} has {length} frames, annotation uses '
+                             f'frames {bad[:5]}', sample, sample.media[0])
+            return [size] * len(indices)
+        return []
+
+    def check_part(self, part: MaskPart, frame_size: Optional[tuple[int, int]], sample: Sample, t: int):
+        where = part.source or self.report.dataset
+        try:
+            if part.kind == 'png':
+                if not os.path.isfile(part.data):
+                    self.problem('missing_mask', f'missing mask file {part.data}', sample, part.data)
+                    return
+                size = decode_part(part).shape if self.decode else read_image_size(part.data)
+            elif self.decode:
+                size = decode_part(part, frame_size).shape
+            else:
+                size = part_size(part)
+                if part.kind == 'rle':
+                    self._validate_rle(part.data)
+        except (MaskError, MediaError, ValueError) as err:
+            self.problem('malformed_mask', f'frame {t}: {err}', sample, where)
+            return
+        if size is not None and frame_size is not None and tuple(size) != tuple(frame_size):
+            self.problem('mask_size', f'frame {t}: mask is {size[1]}x{size[0]} (WxH) but the frame is '
+                         f'{frame_size[1]}x{frame_size[0]} (from {where})', sample, where)
+
+    @staticmethod
+    def _validate_rle(rle):
+        if not isinstance(rle, dict) or 'size' not in rle or 'counts' not in rle:
+            raise MaskError(f'malformed COCO RLE: expected {{"size", "counts"}}, got {str(rle)[:80]}')
+        h, w = rle['size']
+        counts = rle['counts']
+        runs = counts if isinstance(counts, list) else rle_string_counts(
+            counts.encode('ascii') if isinstance(counts, str) else counts)
+        if any(r < 0 for r in runs) or sum(runs) != h * w:
+            raise MaskError(f'malformed COCO RLE: runs sum to {sum(runs)}, expected {h}*{w}={h * w}')
+
+    def check(self, sample: Sample):
+        queries = [sample.query] if sample.query is not None else []
+        queries += sample.meta.get('queries', [])
+        if any(not str(q).strip() for q in queries):
+            self.problem('empty_expression', 'an expression / query text is empty', sample)
+        if any(turn['role'] == 'user' and not str(turn['content']).strip() for turn in sample.conversation):
+            self.problem('empty_expression', 'a user turn is empty', sample)
+        sizes = self.timeline_sizes(sample)
+        for obj in sample.objects + ([sample.ignore] if sample.ignore else []):
+            if len(obj.frames) != len(sizes) and sample.media_type != 'none':
+                self.problem('malformed_annotation', f'object {obj.object_id!r} has masks for {len(obj.frames)} '
+                             f'frames but the sample has {len(sizes)}', sample)
+                continue
+            if obj is not sample.ignore and not any(obj.frames):
+                self.problem('empty_mask', f'object {obj.object_id!r} has no mask on any frame', sample)
+            for t, parts in enumerate(obj.frames):
+                for part in parts or ():
+                    self.check_part(part, sizes[t] if t < len(sizes) else None, sample, t)
+
+
+def check_dataset(root: str, name: str, split: str, decode: bool = False,
+                  max_samples: Optional[int] = None) -> DatasetReport:
+    """Check one reader (by upstream name) and split under ``root``."""
+    cls: type[UniPixelDataset] = READERS[name]
+    missing = cls.missing_files(root, split)
+    report = DatasetReport(name, split, present=not missing, missing=missing)
+    if missing:
+        return report
+    try:
+        dataset = cls(data_root=root, split=split, serialize_data=False)
+    except Exception as err:
+        report.problems.append(Problem('malformed_annotation', name, split, f'{type(err).__name__}: {err}'))
+        return report
+    report.samples = len(dataset)
+    checker = _SampleChecker(report, decode)
+    for i in range(len(dataset) if max_samples is None else min(max_samples, len(dataset))):
+        checker.check(dataset.data_list[i])
+    return report
+
+
+def check_data_root(root: str, datasets: Optional[Sequence[str]] = None, splits: Optional[Sequence[str]] = None,
+                    decode: bool = False, max_samples: Optional[int] = None) -> Report:
+    """Check a data root (upstream's ``data/`` folder).
+
+    Args:
+        root: the data root.
+        datasets: upstream names to check (``'mevis'``, ``'refcoco+'`` ...; see ``READERS``); default all. A
+            dataset named here but absent is a problem; otherwise absent datasets are just listed.
+        splits: restrict to these splits (aliases like ``val`` / ``valid`` accepted).
+        decode: decode every image, video and mask instead of reading headers and validating RLEs.
+        max_samples: check at most this many samples per split (counts are still complete).
+
+    Returns:
+        :class:`Report` (``report.ok``, ``report.format()``, ``report.to_dict()``).
+    """
+    report = Report(root=os.path.abspath(root))
+    if not os.path.isdir(root):
+        report.problems.append(Problem('dataset_missing', '*', None, f'data root {root} is not a folder'))
+        return report
+    names = list(READERS) if datasets is None else list(datasets)
+    for name in names:
+        if name not in READERS:
+            report.problems.append(Problem('dataset_missing', name, None, f'unknown dataset {name!r}; known: '
+                                           f'{", ".join(READERS)}'))
+            continue
+        cls = READERS[name]
+        wanted = list(cls.SPLITS)
+        if splits is not None:
+            wanted = []
+            for s in splits:
+                try:
+                    wanted.append(cls.canonical_split(s))
+                except ValueError:
+                    continue
+        for split in dict.fromkeys(wanted):
+            report.datasets.append(check_dataset(root, name, split, decode, max_samples))
+        if datasets is not None and not any(d.present for d in report.datasets if d.dataset == name):
+            report.problems.append(Problem('dataset_missing', name, None, f'{name} was asked for but none of its '
+                                           f'splits {wanted} is present under {root}'))
+    return report
+
+
+def add_check_arguments(parser: argparse.ArgumentParser):
+    parser.add_argument('root', metavar='ROOT', help='data root (upstream\'s data/ folder; see docs/data.md)')
+    parser.add_argument('--datasets', nargs='+', metavar='NAME',
+                        help=f'datasets to check (default: all): {", ".join(READERS)}')
+    parser.add_argument('--splits', nargs='+', metavar='SPLIT', help='only these splits (e.g. train val)')
+    parser.add_argument('--json', metavar='OUT.json', help='also write the full report as JSON')
+    parser.add_argument('--decode', action='store_true', help='decode all media and masks (slow, thorough)')
+    parser.add_argument('--max-samples', type=int, metavar='N', help='check at most N samples per split')
+    parser.add_argument('--max-problems', type=int, default=50, metavar='N', help='problems printed (default 50)')
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Run the check for parsed arguments; prints the report, returns 0 if no problem, 1 otherwise."""
+    datasets = None
+    if args.datasets:
+        datasets = [n for item in args.datasets for n in item.split(',') if n]
+    report = check_data_root(args.root, datasets, args.splits, args.decode, args.max_samples)
+    print(report.format(args.max_problems))
+    if args.json:
+        with open(args.json, 'w', encoding='utf-8') as f:
+            json.dump(report.to_dict(), f, indent=2)
+        print(f'report written to {args.json}')
+    return 0 if report.ok else 1
+
+
+def add_data_cli(subparsers) -> argparse.ArgumentParser:
+    """Register ``data check ROOT [--datasets ...] [--json out.json]`` on an argparse ``subparsers`` object.
+
+    The ``check`` parser sets ``func=run_check``: dispatch with ``sys.exit(args.func(args))``.
+
+    Returns:
+        the ``data`` parser.
+    """
+    data = subparsers.add_parser('data', help='inspect and check UniPixel datasets',
+                                 description='Inspect and check UniPixel datasets.')
+    commands = data.add_subparsers(dest='data_command', metavar='COMMAND')
+    commands.required = True
+    check = commands.add_parser('check', help='report present datasets, sample counts and problems',
+                                description=__doc__.split('\n\n')[0])
+    add_check_arguments(check)
+    check.set_defaults(func=run_check)
+    return data
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog='python -m unipixel_plugin.data.check', description=__doc__.split('\n\n')[0])
+    add_check_arguments(parser)
+    return run_check(parser.parse_args(argv))
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""GroundMoRe: motion-grounded video reasoning (questions answered with a mask and a short answer).
+
+Layout (relative to the data root): ``groundmore/{trainval_v2,test_v2}.json`` = ``{"videos": {video: {"questions":
+{qid: {"question", "answer", "q_type", "obj_id": "1, 2"}}}}}``; per video ``groundmore/annotations/<video>/images/
+<frame>.jpg`` and ``masks/<frame>.png`` (pixel value = object id). Videos without an annotation folder are
+skipped, as upstream does.
+
+``train`` uses the frames that have a mask; ``test`` takes 20 frames by ``np.linspace(0, n - 1, 20, dtype=int)``
+(upstream's choice; short videos repeat frames) and has no mask where a frame has no PNG.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+import numpy as np
+
+from ...registry import DATASETS
+from ..base import UniPixelDataset, expect, load_json
+from ..media import list_frame_files
+from ..schema import MaskPart, ObjectMasks, Sample
+from ..templates import seg_conversation
+
+EVAL_FRAMES = 20
+
+
+@DATASETS.register_module(name=['GroundMoReDataset', 'groundmore'])
+class GroundMoReDataset(UniPixelDataset):
+    """GroundMoRe. Splits: ``train`` (``trainval_v2.json``), ``test`` (``test_v2.json``)."""
+
+    SOURCE = 'groundmore'
+    META = {'train': 'groundmore/trainval_v2.json', 'test': 'groundmore/test_v2.json'}
+    ANNOTATIONS = 'groundmore/annotations'
+    SPLITS = {'train': [META['train'], ANNOTATIONS], 'test': [META['test'], ANNOTATIONS]}
+
+    def parse(self) -> Iterable[Sample]:
+        meta_file = self.path(self.META[self.split])
+        videos = load_json(meta_file, ordered=True)
+        expect(isinstance(videos, dict) and 'videos' in videos, f'{meta_file}: expected {{"videos": ...}}')
+        for vid, video in videos['videos'].items():
+            folder = self.path(self.ANNOTATIONS, vid)
+            if not os.path.isdir(folder):
+                continue
+            frames, masks = self._timeline(folder)
+            if not frames:
+                continue
+            for qid, q in video.get('questions', {}).items():
+                yield self._sample(vid, str(qid), q, frames, masks, meta_file)
+
+    def _timeline(self, folder: str) -> tuple[list[str], list]:
+        mask_dir, image_dir = os.path.join(folder, 'masks'), os.path.join(folder, 'images')
+        mask_files = list_frame_files(mask_dir, ('.png',)) if os.path.isdir(mask_dir) else []
+        if self.split == 'train':
+            stems = [os.path.splitext(os.path.basename(m))[0] for m in mask_files]
+            return [os.path.join(image_dir, f'{s}.jpg') for s in stems], mask_files
+        images = list_frame_files(image_dir, ('.jpg',))
+        if not images:
+            return [], []
+        keep = np.linspace(0, len(images) - 1, num=EVAL_FRAMES, dtype=int)
+        images = [images[i] for i in keep]
+        by_stem = {os.path.splitext(os.path.basename(m))[0]: m for m in mask_files}
+        return images, [by_stem.get(os.path.splitext(os.path.basename(i))[0]) for i in images]
+
+    def _sample(self, vid: str, qid: str, q: dict, frames: list[str], masks: list, meta_file: str) -> Sample:
+        where = f'{meta_file} ({vid}/{qid})'
+        for key in ('question', 'answer', 'obj_id'):
+            expect(key in q, f'{where}: missing "{key}"')
+        try:
+            oids = tuple(int(o) for o in str(q['obj_id']).split(','))
+        except ValueError as err:
+            raise ValueError(f'{where}: obj_id {q["obj_id"]!r} is not a comma-separated list of ints') from err
+        question = q['question'].strip()
+        if not question.endswith('?'):
+            question += '?'
+        media = 'video' if len(frames) > 1 else 'image'
+        obj = ObjectMasks([[MaskPart('png', m, values=oids, source=m)] if m else None for m in masks],
+                          object_id=list(oids))
+        return Sample(
+            id=f'{vid}/{qid}',
+            source=self.SOURCE,
+            data_type=f'seg_{media}',
+            media_type='frames',
+            media=frames,
+            conversation=seg_conversation(question, 'question', media, q['answer']),
+            query=question,
+            query_type='question',
+            objects=[obj],
+            answer=q['answer'],
+            task=q.get('q_type'),
+            meta={'video': vid, 'qid': qid, 'obj_id': list(oids)})

@@ -1,0 +1,93 @@
+"""ReasonSeg (LISA): reasoning segmentation on images.
+
+Layout (relative to the data root): ``lisa/reason_seg/ReasonSeg/{train,val,test}/<image>.jpg`` with a sibling
+``<image>.json`` = ``{"text": [queries], "is_sentence": bool, "shapes": [{"label": "target" | "ignore" | "flag",
+"points": [[x, y], ...], "shape_type": "polygon"}]}``; training also reads
+``lisa/reason_seg/ReasonSeg/explanatory/train.json`` (``[{"image", "query", "outputs"}]``).
+
+The target mask is drawn like LISA (largest polygon first, later smaller ones override); ``ignore`` polygons form
+``Sample.ignore`` (LISA marks them 255 and leaves them out of the score; upstream UniPixel clamps them to
+background); ``flag`` shapes are dropped. One sample per query text (plus one explanatory sample in training).
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+from ...registry import DATASETS
+from ..base import UniPixelDataset, expect, load_json
+from ..schema import MaskPart, ObjectMasks, Sample
+from ..templates import seg_conversation
+
+SHAPE_LABELS = ('target', 'ignore', 'flag')
+
+
+@DATASETS.register_module(name=['ReasonSegDataset', 'reason_seg'])
+class ReasonSegDataset(UniPixelDataset):
+    """ReasonSeg. Splits: ``train``, ``val``, ``test``.
+
+    Args:
+        add_explanatory: in ``train``, add the explanatory sample of each image listed in ``explanatory/train.json``
+            (upstream does).
+    """
+
+    SOURCE = 'reason_seg'
+    ROOT = 'lisa/reason_seg/ReasonSeg'
+    EXPLANATORY = 'lisa/reason_seg/ReasonSeg/explanatory/train.json'
+    SPLITS = {'train': [f'{ROOT}/train'], 'val': [f'{ROOT}/val'], 'test': [f'{ROOT}/test']}
+    SPLIT_ALIASES = {'valid': ('val',), 'validation': ('val',)}
+
+    def __init__(self, *args, add_explanatory: bool = True, **kwargs):
+        self.add_explanatory = add_explanatory
+        super().__init__(*args, **kwargs)
+
+    def parse(self) -> Iterable[Sample]:
+        folder = self.path(self.ROOT, self.split)
+        images = sorted(n for n in os.listdir(folder) if n.endswith('.jpg'))
+        explanatory = {}
+        if self.split == 'train' and self.add_explanatory and os.path.isfile(self.path(self.EXPLANATORY)):
+            for item in load_json(self.path(self.EXPLANATORY)):
+                explanatory[os.path.splitext(os.path.basename(item['image']))[0]] = item
+        for name in images:
+            yield from self._parse_image(folder, name, explanatory)
+
+    def _parse_image(self, folder: str, name: str, explanatory: dict) -> Iterable[Sample]:
+        stem = os.path.splitext(name)[0]
+        image, meta_file = os.path.join(folder, name), os.path.join(folder, f'{stem}.json')
+        meta = load_json(meta_file)
+        expect(isinstance(meta, dict) and 'shapes' in meta and 'text' in meta,
+               f'{meta_file}: expected {{"text", "is_sentence", "shapes"}}')
+        shapes = []
+        for i, shape in enumerate(meta['shapes']):
+            expect(shape.get('label') in SHAPE_LABELS, f'{meta_file}: shape {i} has label {shape.get("label")!r}; '
+                   f'expected one of {SHAPE_LABELS}')
+            expect(shape.get('shape_type', 'polygon') == 'polygon',
+                   f'{meta_file}: shape {i} is a {shape.get("shape_type")!r}, only polygons are supported')
+            if shape['label'] != 'flag':
+                shapes.append({'label': shape['label'], 'points': shape['points']})
+        size = (meta['imageHeight'], meta['imageWidth']) if 'imageHeight' in meta and 'imageWidth' in meta else None
+        target = ObjectMasks([[MaskPart('shapes', shapes, size=size, values=('target',), source=meta_file)]],
+                             object_id='target')
+        ignore = None
+        if any(s['label'] == 'ignore' for s in shapes):
+            ignore = ObjectMasks([[MaskPart('shapes', shapes, size=size, values=('ignore',), source=meta_file)]],
+                                 object_id='ignore')
+        texts = meta['text'] if isinstance(meta['text'], list) else [meta['text']]
+        query_type = 'sentence' if meta.get('is_sentence') else 'query'
+        turns = [(str(i), text, query_type, None) for i, text in enumerate(texts)]
+        if stem in explanatory:
+            turns.append(('exp', explanatory[stem]['query'], 'explanatory', explanatory[stem]['outputs']))
+        for qid, text, qtype, answer in turns:
+            yield Sample(
+                id=f'{stem}/{qid}',
+                source=self.SOURCE,
+                data_type='seg_image',
+                media_type='image',
+                media=[image],
+                conversation=seg_conversation(text, qtype, 'image', answer),
+                query=text,
+                query_type=qtype,
+                objects=[target],
+                ignore=ignore,
+                answer=answer,
+                meta={'image': stem, 'annotation': meta_file})

@@ -1,0 +1,5 @@
+"""Python inference: load UniPixel once, then segment media from sentences and ask about regions."""
+from unipixel_plugin.inference.media import Media, load_media
+from unipixel_plugin.inference.predictor import UniPixelPredictor, UniPixelResult
+
+__all__ = ['Media', 'load_media', 'UniPixelPredictor', 'UniPixelResult']

@@ -1,0 +1,67 @@
+"""Media for inference: an image, a video file or a folder of frames, with upstream's frame sampling."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from unipixel_plugin.data.media import (MediaError, list_frame_files, read_image, read_images, read_video,
+                                        sample_frame_positions, video_length)
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+
+
+@dataclass
+class Media:
+    """Decoded frames of one input.
+
+    Attributes:
+        frames: ``(T, H, W, 3)`` uint8 frames the model sees (an image has ``T = 1``).
+        indices: frame numbers of ``frames`` in the source.
+        kind: ``"image"`` or ``"video"``.  source: where it came from (for messages and records).
+        total_frames: frames in the source.
+    """
+    frames: np.ndarray
+    indices: list[int]
+    kind: str
+    source: str
+    total_frames: int = 1
+    fps: float | None = field(default=None)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+
+def load_media(source, sample_frames: int = 16) -> Media:
+    """Load an image file, a video file or a frame folder; videos keep ``sample_frames`` uniform frames (<= 0: all).
+
+    Raises :class:`~unipixel_plugin.data.media.MediaError` naming the input when it is missing or unreadable.
+    """
+    if isinstance(source, np.ndarray):
+        frames = source[None] if source.ndim == 3 else source
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise MediaError(f'an array input must be (H, W, 3) or (T, H, W, 3) uint8, got {source.shape} '
+                             f'{source.dtype}')
+        kind = 'image' if frames.shape[0] == 1 else 'video'
+        return Media(frames, list(range(frames.shape[0])), kind, '<array>', frames.shape[0])
+    path = os.fspath(source)
+    if os.path.isdir(path):
+        files = list_frame_files(path)
+        if not files:
+            raise MediaError(f'frame folder {path} holds no .jpg/.png frames')
+        positions = sample_frame_positions(len(files), sample_frames)
+        return Media(read_images([files[i] for i in positions]), positions, 'video', path, len(files))
+    if not os.path.exists(path):
+        raise MediaError(f'media not found: {path}')
+    if path.lower().endswith(IMAGE_EXTENSIONS):
+        return Media(read_image(path)[None], [0], 'image', path, 1)
+    length = video_length(path)
+    if length == 0:
+        raise MediaError(f'video {path} has no frames')
+    positions = sample_frame_positions(length, sample_frames)
+    return Media(read_video(path, positions), positions, 'video', path, length)
+
+
+__all__ = ['Media', 'load_media', 'MediaError']

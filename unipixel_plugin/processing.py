@@ -1,0 +1,222 @@
+"""From media and text to UniPixel's model inputs, the way upstream builds them.
+
+Every visual goes to the LLM as a video: frames are resized beforehand with ``smart_resize`` (factor 28,
+``min_pixels = 128*28*28``, ``max_pixels = 256*28*28*int(16/len(frames))``), an odd frame count is padded with the
+last frame (an image becomes a 2-frame video), and the Qwen2-VL video processor runs with ``do_resize=False`` at 2 fps
+(so ``second_per_grid_ts`` is 1.0, as transformers 4.x computed it). SAM 2 gets every frame as uint8 -> /255 ->
+``S x S`` (aspect ignored, antialiased) -> ImageNet mean/std.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+FACTOR = 28
+MIN_PIXELS = 128 * 28 * 28
+MAX_PIXELS_16 = 256 * 28 * 28  # times int(16 / num_frames)
+
+
+def smart_resize(height: int, width: int, factor: int = FACTOR, min_pixels: int = MIN_PIXELS,
+                 max_pixels: int = MAX_PIXELS_16 * 16) -> tuple[int, int]:
+    """Nearest size with both sides multiples of ``factor`` and an area within ``[min_pixels, max_pixels]``."""
+    if max(height, width) / min(height, width) > 200:
+        raise ValueError(f'aspect ratio {max(height, width) / min(height, width):.0f} is above 200: '
+                         f'{width}x{height} is too thin to encode')
+    h = max(factor, round(height / factor) * factor)
+    w = max(factor, round(width / factor) * factor)
+    if h * w < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h, w = math.ceil(height * beta / factor) * factor, math.ceil(width * beta / factor) * factor
+    if h * w > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h, w = max(factor, math.floor(height / beta / factor) * factor), max(factor,
+                                                                            math.floor(width / beta / factor) * factor)
+    return h, w
+
+
+def llm_frames(frames: torch.Tensor, min_pixels: int = MIN_PIXELS, max_pixels: int | None = None) -> list[Image.Image]:
+    """``(T, H, W, 3)`` uint8 -> resized PIL frames for the LLM, padded to an even count with the last frame."""
+    count = frames.shape[0]
+    max_pixels = max_pixels or MAX_PIXELS_16 * max(int(16 / count), 1)
+    h, w = smart_resize(frames.shape[1], frames.shape[2], min_pixels=min_pixels, max_pixels=max_pixels)
+    images = [Image.fromarray(f.numpy()).resize((w, h), Image.BICUBIC) for f in frames]
+    if len(images) % 2:
+        images.append(images[-1])
+    return images
+
+
+def sam2_frames(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """``(T, H, W, 3)`` uint8 -> ``(T, 3, size, size)`` float32, resized (antialiased) and ImageNet-normalised."""
+    x = frames.permute(0, 3, 1, 2).float() / 255
+    x = F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False, antialias=True)
+    mean = x.new_tensor(IMAGENET_MEAN)[None, :, None, None]
+    std = x.new_tensor(IMAGENET_STD)[None, :, None, None]
+    return (x - mean) / std
+
+
+class LazySAM2Frames(Sequence):
+    """A sequence of SAM 2 frames decoded on access, for long videos (memory stays bounded)."""
+
+    def __init__(self, read_frame, num_frames: int, size: int):
+        self._read, self._n, self._size = read_frame, num_frames, size
+
+    def __len__(self):
+        return self._n
+
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return [self[i] for i in range(*idx.indices(self._n))]
+        if not -self._n <= idx < self._n:
+            raise IndexError(idx)
+        frame = torch.as_tensor(np.asarray(self._read(idx % self._n)))[None]
+        return sam2_frames(frame, self._size)[0]
+
+
+def image_prompt_to_sam(coords, frame_size: tuple[int, int], size: int) -> torch.Tensor:
+    """Pixel coordinates ``[..., (x, y)]`` in an ``H x W`` frame -> SAM 2 ``size x size`` space."""
+    coords = torch.as_tensor(coords, dtype=torch.float32)
+    scale = coords.new_tensor([size / frame_size[1], size / frame_size[0]])
+    return coords * scale
+
+
+@dataclass
+class PromptObject:
+    """One region prompt: a point ``(x, y)`` or a box ``(x1, y1, x2, y2)`` in original pixels, on ``frame``."""
+    point: tuple[float, float] | None = None
+    box: tuple[float, float, float, float] | None = None
+    frame: int = 0
+
+
+def prompt_tensors(objects: Sequence[PromptObject], frame_size: tuple[int, int], size: int, num_frames: int,
+                   source: str = 'input'):
+    """Region prompts -> upstream's ``point_coords``, ``point_labels``, ``point_frames`` for one sample.
+
+    Raises ValueError naming ``source`` for prompts outside the frame or on a frame the video does not have.
+    """
+    height, width = frame_size
+    coords, labels, frames = [], [], []
+    for i, obj in enumerate(objects):
+        if (obj.point is None) == (obj.box is None):
+            raise ValueError(f'{source}: region {i} needs exactly one of a point or a box')
+        if not 0 <= obj.frame < num_frames:
+            raise ValueError(f'{source}: region {i} is on frame {obj.frame} but the media has {num_frames} frame(s)')
+        xy = [obj.point] if obj.point is not None else [obj.box[:2], obj.box[2:]]
+        for x, y in xy:
+            if not (0 <= x <= width and 0 <= y <= height):
+                raise ValueError(f'{source}: region {i} ({x}, {y}) is outside the {width}x{height} frame')
+        if obj.box is not None and (obj.box[2] <= obj.box[0] or obj.box[3] <= obj.box[1]):
+            raise ValueError(f'{source}: box {obj.box} of region {i} must be (x1, y1, x2, y2) with x2 > x1, y2 > y1')
+        sam = image_prompt_to_sam(xy, frame_size, size)[None]
+        if obj.point is not None:
+            coords.append(sam)
+            labels.append(torch.tensor([[1]], dtype=torch.int32))
+        else:
+            coords.append(sam.round().to(torch.int32))
+            labels.append(torch.tensor([[2, 3]], dtype=torch.int32))
+        frames.append(obj.frame)
+    return coords, labels, [torch.tensor(frames, dtype=torch.long)]
+
+
+def refer_mask_from_masks(masks: torch.Tensor, video_grid_thw: torch.Tensor, patch_size: int = 14,
+                          merge_size: int = 2) -> torch.Tensor:
+    """Object masks ``(T, O, H, W)`` on the LLM frames -> ``refer_mask`` ``(grid_t, O, grid_h/2, grid_w/2)`` bool.
+
+    As upstream's PixelQA: frames are paired (max over each temporal patch, an odd count padded with the last
+    frame), an object with an empty mask everywhere is treated as the whole frame, then the mask is resized to the
+    patch grid and max-pooled over each merged 28x28 patch.
+    """
+    masks = masks.float()
+    if masks.size(0) % 2:
+        masks = torch.cat([masks, masks[-1:]])
+    t, objects, h, w = masks.shape
+    paired = masks.reshape(t // 2, 2, objects, h, w).amax(dim=1)
+    for obj in range(objects):
+        if not paired[:, obj].any():
+            paired[:, obj] = 1
+    grid_t, grid_h, grid_w = (int(v) for v in video_grid_thw.reshape(-1)[:3])
+    if paired.size(0) != grid_t:
+        raise ValueError(f'masks cover {paired.size(0)} temporal groups but the video has grid_t={grid_t}')
+    resized = F.interpolate(paired, size=(grid_h * patch_size, grid_w * patch_size), mode='bilinear',
+                            align_corners=False, antialias=True)
+    pooled = F.max_pool2d(resized, kernel_size=patch_size * merge_size, stride=patch_size * merge_size)
+    return pooled > 0
+
+
+def mem_prompt_prefix(refer_mask: torch.Tensor, num_frames: int, object_ids: Sequence[int] | None = None) -> str:
+    """The region-QA prefix that places one ``<|mem|>`` per (object, temporal group) with a non-empty mask."""
+    objects = refer_mask.size(1)
+    object_ids = list(range(objects)) if object_ids is None else list(object_ids)
+    if refer_mask.size(0) == 1:
+        lines = ['Here is an image with the following highlighted regions:']
+    else:
+        lines = [f'Here is a video with {num_frames} frames denoted as <1> to <{num_frames}>. '
+                 'The highlighted regions are as follows:']
+    for obj, oid in zip(range(objects), object_ids):
+        groups = refer_mask[:, obj].flatten(1).any(dim=1).nonzero()[:, 0].tolist()
+        if refer_mask.size(0) == 1:
+            lines.append(f'[{oid}]: ' + ' '.join('<|mem|>' for _ in groups))
+        else:
+            lines.append(f'[{oid}]: ' + ' '.join(f'<{2 * g + 1}>-<{2 * g + 2}> <|mem|>' for g in groups))
+    return '\n'.join(lines) + '\n'
+
+
+class UniPixelInputs:
+    """Builds model inputs (upstream's kwarg names) from frames and a conversation.
+
+    Args:
+        processor: a ``Qwen2_5_VLProcessor`` (``AutoProcessor.from_pretrained(checkpoint)``).
+        sam2_image_size: ``config.sam2_image_size``.
+        min_pixels / max_pixels: LLM frame-size bounds (upstream's defaults when None).
+    """
+
+    def __init__(self, processor, sam2_image_size: int, min_pixels: int = MIN_PIXELS, max_pixels: int | None = None):
+        self.processor = processor
+        self.sam2_image_size = sam2_image_size
+        self.min_pixels, self.max_pixels = min_pixels, max_pixels
+
+    def render(self, user_text: str, response: str | None = None, add_generation_prompt: bool = True) -> str:
+        messages = [{'role': 'user', 'content': [{'type': 'video'}, {'type': 'text', 'text': user_text}]}]
+        if response is not None:
+            messages.append({'role': 'assistant', 'content': response})
+            add_generation_prompt = False
+        return self.processor.apply_chat_template(messages, add_generation_prompt=add_generation_prompt,
+                                                  tokenize=False)
+
+    def __call__(self, frames: torch.Tensor, text: str | Sequence[str], sam_frames=None, response=None,
+                 suffix: str = '') -> dict:
+        """
+        Args:
+            frames: ``(T, H, W, 3)`` uint8 frames the LLM sees (an image is ``T = 1``).
+            text: the user turn, already holding any ``<|ref|>`` / ``<|mem|>`` placeholders.
+            sam_frames: what SAM 2 decodes (default: ``frames``); a tensor ``(T', 3, S, S)`` or a lazy sequence.
+            response: an assistant turn for teacher forcing; ``suffix`` is appended to a generation prompt.
+        Returns:
+            dict with ``input_ids``, ``attention_mask``, ``pixel_values_videos``, ``video_grid_thw``,
+            ``second_per_grid_ts``, ``mm_token_type_ids``, ``frames`` and ``frame_size`` (lists of one).
+        """
+        images = llm_frames(frames, self.min_pixels, self.max_pixels)
+        prompt = self.render(text, response) + suffix
+        data = self.processor(text=[prompt], videos=[images], return_tensors='pt', do_resize=False,
+                              video_metadata=[{'fps': 2.0, 'total_num_frames': len(images)}],
+                              cap_pixels_per_frame=False)
+        data = dict(data)
+        data['second_per_grid_ts'] = torch.ones(1)  # 2 frames per temporal patch at 2 fps
+        if sam_frames is None:
+            sam_frames = sam2_frames(frames, self.sam2_image_size)
+        data['frames'] = [sam_frames]
+        data['frame_size'] = [torch.Size(frames.shape[1:3])]
+        return data
+
+
+__all__ = [
+    'smart_resize', 'llm_frames', 'sam2_frames', 'LazySAM2Frames', 'image_prompt_to_sam', 'PromptObject',
+    'prompt_tensors', 'refer_mask_from_masks', 'mem_prompt_prefix', 'UniPixelInputs'
+]
