@@ -139,17 +139,29 @@ def cmd_segment(args) -> int:
     return 0
 
 
+def _numbers(text: str, count: int, what: str) -> tuple:
+    try:
+        values = tuple(float(v) for v in text.split(','))
+    except ValueError:
+        values = ()
+    if len(values) != count:
+        raise ValueError(f'{what}: expected {count} comma-separated numbers, got {text!r}')
+    return values
+
+
 def cmd_ask(args) -> int:
     from unipixel_plugin.processing import PromptObject
     predictor, demo = _load_predictor(args)
-    regions = []
-    for p in args.point or []:
-        x, y = (float(v) for v in p.split(','))
-        regions.append(PromptObject(point=(x, y), frame=args.frame))
-    for b in args.box or []:
-        x1, y1, x2, y2 = (float(v) for v in b.split(','))
-        regions.append(PromptObject(box=(x1, y1, x2, y2), frame=args.frame))
-    result = predictor.ask(args.media, args.question, regions)
+    regions = [PromptObject(point=_numbers(p, 2, '--point x,y'), frame=args.frame) for p in args.point or []]
+    regions += [PromptObject(box=_numbers(b, 4, '--box x1,y1,x2,y2'), frame=args.frame) for b in args.box or []]
+    masks = []
+    if args.mask:
+        from unipixel_plugin.inference import load_media
+        from unipixel_plugin.masks_io import load_mask_png
+        size = load_media(args.media, args.sample_frames).size
+        masks = [load_mask_png(m, size) for m in args.mask]
+    result = predictor.ask(args.media, args.question, regions, masks=masks, mask_frame=args.frame,
+                           answer=args.answer)
     caption = f'{DEMO_NOTE}: ' + result.text if demo else result.text
     write_outputs(result, Path(args.output), caption)
     print(f'answer : {result.text!r}')
@@ -195,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('question')
     p.add_argument('--point', action='append', help='x,y in pixels (repeatable)')
     p.add_argument('--box', action='append', help='x1,y1,x2,y2 in pixels (repeatable)')
+    p.add_argument('--mask', action='append', help='mask PNG of the media size (repeatable): a <|mem|> object')
+    p.add_argument('--answer', default=None, help='teacher-force this answer instead of generating one')
     p.add_argument('--frame', type=int, default=0, help='which (sampled) video frame the prompts are on')
     common(p)
     p.set_defaults(func=cmd_ask)

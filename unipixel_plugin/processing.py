@@ -76,7 +76,7 @@ class LazySAM2Frames(Sequence):
             return [self[i] for i in range(*idx.indices(self._n))]
         if not -self._n <= idx < self._n:
             raise IndexError(idx)
-        frame = torch.as_tensor(np.asarray(self._read(idx % self._n)))[None]
+        frame = torch.from_numpy(np.array(self._read(idx % self._n)))[None]
         return sam2_frames(frame, self._size)[0]
 
 
@@ -213,6 +213,28 @@ class UniPixelInputs:
             sam_frames = sam2_frames(frames, self.sam2_image_size)
         data['frames'] = [sam_frames]
         data['frame_size'] = [torch.Size(frames.shape[1:3])]
+        return data
+
+    def grid_for(self, frames: torch.Tensor, patch_size: int = 14) -> torch.Tensor:
+        """The ``video_grid_thw`` ``(1, 3)`` these frames will get, without running the processor."""
+        count = frames.shape[0] + frames.shape[0] % 2
+        max_pixels = self.max_pixels or MAX_PIXELS_16 * max(int(16 / frames.shape[0]), 1)
+        h, w = smart_resize(frames.shape[1], frames.shape[2], min_pixels=self.min_pixels, max_pixels=max_pixels)
+        return torch.tensor([[count // 2, h // patch_size, w // patch_size]])
+
+    def batch(self, frames_list: Sequence[torch.Tensor], texts: Sequence[str], responses=None) -> dict:
+        """Several requests in one left-padded batch (for ``generate``); SAM 2 frames stay per sample."""
+        if len(frames_list) != len(texts):
+            raise ValueError(f'{len(frames_list)} media for {len(texts)} texts')
+        responses = responses or [None] * len(texts)
+        videos = [llm_frames(f, self.min_pixels, self.max_pixels) for f in frames_list]
+        prompts = [self.render(t, r) for t, r in zip(texts, responses)]
+        data = self.processor(text=prompts, videos=videos, return_tensors='pt', do_resize=False, padding=True,
+                              padding_side='left', cap_pixels_per_frame=False,
+                              video_metadata=[{'fps': 2.0, 'total_num_frames': len(v)} for v in videos])
+        data = dict(data)
+        data['second_per_grid_ts'] = torch.ones(len(texts))
+        data['frame_size'] = [torch.Size(f.shape[1:3]) for f in frames_list]
         return data
 
 

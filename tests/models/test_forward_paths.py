@@ -244,3 +244,23 @@ def test_pixelqa_two_pass_flow_through_the_object_memory_bank(tiny_model, build_
     assert torch.isfinite(out.logits).all()
     with pytest.raises(KeyError, match='object 7 is not in the memory bank'):
         bank.inputs([7], probe['video_grid_thw'])
+
+
+def test_generate_with_ref_and_mem_prompts_encodes_once_and_matches_forward(tiny_model, build_inputs, video_frames):
+    data = build_inputs(video_frames, 'What is [0] <|ref|> and [1] <|mem|> <|mem|>?')
+    coords, labels, frames = prompt_tensors([PromptObject(point=(5, 5), frame=2)], (60, 90), 256, 4)
+    masks = torch.zeros(4, 1, 60, 90)
+    masks[:, 0, 10:20, 10:20] = 1
+    data.update(point_coords=[coords], point_labels=[labels], point_frames=[frames],
+                refer_mask=[refer_mask_from_masks(masks, data['video_grid_thw'])])
+    calls = []
+    handle = tiny_model.model.visual.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        with torch.inference_mode():
+            ids = tiny_model.generate(**data, do_sample=False, max_new_tokens=3, temperature=None, top_p=None,
+                                      top_k=None)
+    finally:
+        handle.remove()
+    assert len(calls) == 1
+    first = run(tiny_model, data).logits[0, -1].argmax()
+    assert int(ids[0, data['input_ids'].shape[1]]) == int(first)

@@ -1,5 +1,6 @@
 """Python inference: load UniPixel once, then segment media from sentences and ask about regions."""
 from unipixel_plugin.inference.media import Media, load_media
-from unipixel_plugin.inference.predictor import UniPixelPredictor, UniPixelResult
+from unipixel_plugin.inference.predictor import Request, RequestError, UniPixelPredictor, UniPixelResult
+from unipixel_plugin.inference.session import Conversation
 
-__all__ = ['Media', 'load_media', 'UniPixelPredictor', 'UniPixelResult']
+__all__ = ['Media', 'load_media', 'UniPixelPredictor', 'UniPixelResult', 'Request', 'RequestError', 'Conversation']

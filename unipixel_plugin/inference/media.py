@@ -64,4 +64,17 @@ def load_media(source, sample_frames: int = 16) -> Media:
     return Media(read_video(path, positions), positions, 'video', path, length)
 
 
-__all__ = ['Media', 'load_media', 'MediaError']
+def frame_reader(source):
+    """``(read(i) -> (H, W, 3) uint8, num_frames)`` for a video file or frame folder, decoding one frame per call."""
+    path = os.fspath(source)
+    if os.path.isdir(path):
+        files = list_frame_files(path)
+        if not files:
+            raise MediaError(f'frame folder {path} holds no .jpg/.png frames')
+        return (lambda i: read_image(files[i])), len(files)
+    from unipixel_plugin.data.media import VideoFile
+    video = VideoFile(path)  # decodes forward frame by frame when read in order
+    return (lambda i: video.read([i])[0]), len(video)
+
+
+__all__ = ['Media', 'load_media', 'frame_reader', 'MediaError']

@@ -1,14 +1,23 @@
-"""``UniPixelPredictor``: load a checkpoint once, then call verbs on media (in the spirit of SAM 2's predictors)."""
+"""``UniPixelPredictor``: load a checkpoint once, then call verbs on media (in the spirit of SAM 2's predictors).
+
+* ``segment(media, query)`` / ``ask(media, question, regions)``: one request;
+* ``segment_batch([...])`` / ``ask_batch([...])``: many requests through the ViT and LLM in one batch (left padding,
+  greedy), masks decoded per request; a bad item becomes a :class:`RequestError` and the rest still run;
+* ``segment_stream(video, query)``: long videos — the LLM sees ``sample_frames`` frames, SAM 2 streams every frame
+  from the decoder and results are yielded frame by frame with bounded memory;
+* :class:`~unipixel_plugin.inference.session.Conversation` keeps an object memory bank across turns.
+"""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from unipixel_plugin.inference.media import Media, load_media
-from unipixel_plugin.processing import PromptObject, UniPixelInputs, prompt_tensors, sam2_frames
+from unipixel_plugin.inference.media import Media, MediaError, load_media
+from unipixel_plugin.processing import LazySAM2Frames, PromptObject, UniPixelInputs, prompt_tensors, sam2_frames
 
 logger = logging.getLogger(__name__)
 
@@ -21,12 +30,14 @@ class UniPixelResult:
         text: the model's answer (special tokens kept, so ``<|seg|>`` shows where masks were made).
         masks: one ``(T, H, W)`` bool array per ``<|seg|>``, on the frames in ``frame_indices``.
         media: the decoded input.  prompt: the user turn sent to the model.
+        prompts: the SAM 2 hidden prompt ``(K, 256)`` behind each mask (what the memory bank keeps).
     """
     text: str
     masks: list[np.ndarray]
     media: Media
     prompt: str
     frame_indices: list[int] = field(default_factory=list)
+    prompts: list[torch.Tensor] = field(default_factory=list)
 
     def to_record(self) -> dict:
         """A JSON-able record with masks as COCO RLE (one list of per-frame RLEs per object)."""
@@ -40,6 +51,29 @@ class UniPixelResult:
             'size': list(self.media.size),
             'objects': [{'id': i, 'rle': [encode_rle(m) for m in obj]} for i, obj in enumerate(self.masks)],
         }
+
+
+@dataclass
+class RequestError:
+    """A request of a batch that could not run; the others still did."""
+    source: str
+    error: str
+    exception: Exception | None = field(default=None, repr=False, compare=False)
+
+    def to_record(self) -> dict:
+        return {'source': self.source, 'error': self.error}
+
+
+@dataclass
+class Request:
+    """One request: media, the user text, optional region prompts and an optional teacher-forced answer."""
+    media: object
+    text: str
+    regions: Sequence[PromptObject] = ()
+    answer: str | None = None
+    refer_mask: torch.Tensor | None = None
+    masks: Sequence = ()  # (H, W) bool masks on frame `mask_frame`, given to the model as <|mem|> objects
+    mask_frame: int = 0
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -57,16 +91,19 @@ def resolve_dtype(dtype, device: torch.device, config_dtype=None) -> torch.dtype
             return torch.float32
         return config_dtype if isinstance(config_dtype, torch.dtype) else torch.bfloat16
     names = {'bf16': 'bfloat16', 'fp16': 'float16', 'fp32': 'float32'}
+    if not isinstance(getattr(torch, names.get(dtype, dtype), None), torch.dtype):
+        raise ValueError(f'unknown dtype {dtype!r}: use auto, bf16, fp16 or fp32')
     return getattr(torch, names.get(dtype, dtype))
 
 
 class UniPixelPredictor:
-    """UniPixel loaded once; ``segment`` and ``ask`` answer requests.
+    """UniPixel loaded once; verbs answer requests.
 
     Args:
         model: a ``PixelQwen2_5_VLForConditionalGeneration``. processor: its ``Qwen2_5_VLProcessor``.
         sample_frames: frames of a video the LLM sees (upstream: 16, uniformly sampled).
         min_pixels / max_pixels: LLM frame-size bounds (upstream's defaults when None).
+        max_new_tokens: generation budget per request.
     """
 
     def __init__(self, model, processor, sample_frames: int = 16, min_pixels: int | None = None,
@@ -97,22 +134,7 @@ class UniPixelPredictor:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def _generate(self, data: dict) -> tuple[str, list[np.ndarray]]:
-        device = self.device
-        batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.items()}
-        batch['frames'] = [f.to(device) if torch.is_tensor(f) else f for f in batch['frames']]
-        prompt_len = batch['input_ids'].shape[1]
-        with torch.inference_mode():
-            ids = self.model.generate(**batch, do_sample=False, temperature=None, top_p=None, top_k=None,
-                                      repetition_penalty=None, max_new_tokens=self.max_new_tokens)
-        new = ids[0, prompt_len:]
-        eos = self.processor.tokenizer.convert_tokens_to_ids('<|im_end|>')
-        if len(new) and new[-1] == eos:
-            new = new[:-1]
-        text = self.processor.decode(new, skip_special_tokens=False, clean_up_tokenization_spaces=False)
-        masks = [m[0].numpy() for m in self.model.seg]
-        return text, masks
-
+    # ------------------------------------------------------------------ verbs
     def segment(self, media, query: str, sample_frames: int | None = None, answer: str | None = None
                 ) -> UniPixelResult:
         """Segment what ``query`` describes. ``media``: a path (image, video, frame folder) or uint8 frames.
@@ -121,51 +143,205 @@ class UniPixelPredictor:
         prompt; a full sentence is sent as it is. ``answer`` teacher-forces the reply (e.g. ``"Sure, it is
         <|seg|>."``): one forward pass, masks from the ``<|seg|>`` tokens of the answer, no generation.
         """
-        media = media if isinstance(media, Media) else load_media(media, sample_frames or self.sample_frames)
+        return self._raise_single(self.segment_batch([media], [query], sample_frames, answer))
+
+    def ask(self, media, question: str, regions: Sequence[PromptObject] | None = None,
+            sample_frames: int | None = None, answer: str | None = None, masks: Sequence = (),
+            mask_frame: int = 0) -> UniPixelResult:
+        """Answer ``question`` about regions given as points/boxes (one ``<|ref|>`` per region) and/or masks.
+
+        When the question has no ``<|ref|>`` placeholders, a line ``[i]: <|ref|>`` per region is put before it.
+        ``masks`` (``(H, W)`` bool arrays on frame ``mask_frame``) become ``<|mem|>`` objects ``[0]``, ``[1]``...
+        with upstream's region-QA prefix.
+        """
+        request = Request(media, question, tuple(regions or ()), answer, masks=tuple(masks), mask_frame=mask_frame)
+        return self._raise_single(self.run([request], sample_frames))
+
+    def segment_batch(self, media: Sequence, queries: Sequence[str], sample_frames: int | None = None,
+                      answer: str | None = None, batch_size: int = 8) -> list:
+        """Segment several media (one query each) in batches; see :meth:`run`."""
+        if len(media) != len(queries):
+            raise ValueError(f'{len(media)} media for {len(queries)} queries')
+        requests = [Request(m, q, answer=answer) for m, q in zip(media, queries)]
+        return self.run(requests, sample_frames, batch_size, segment=True)
+
+    def run(self, requests: Sequence[Request], sample_frames: int | None = None, batch_size: int = 8,
+            segment: bool = False, progress: bool = False) -> list:
+        """Run requests ``batch_size`` at a time. Returns, in order, a :class:`UniPixelResult` per request or a
+        :class:`RequestError` for one that could not be loaded or prompted (the rest still run)."""
+        results: list = [None] * len(requests)
+        ready = []
+        for i, req in enumerate(requests):
+            try:
+                ready.append((i, self._prepare(req, sample_frames, segment)))
+            except (MediaError, ValueError, OSError) as err:
+                source = req.media if isinstance(req.media, str) else getattr(req.media, 'source', '<array>')
+                logger.warning('skipping request %d (%s): %s', i, source, err)
+                results[i] = RequestError(str(source), str(err), err)
+        chunks = [ready[k:k + batch_size] for k in range(0, len(ready), batch_size)]
+        iterator = chunks
+        if progress:
+            from tqdm import tqdm
+            iterator = tqdm(chunks, desc='UniPixel', unit='batch')
+        for chunk in iterator:
+            for (i, _), result in zip(chunk, self._run_batch([p for _, p in chunk])):
+                results[i] = result
+        return results
+
+    def segment_stream(self, video: str, query: str, sample_frames: int | None = None, answer: str | None = None,
+                       keep_memories: int = 16, progress: bool = False) -> Iterator[tuple[int, np.ndarray, str]]:
+        """Segment a long video: yield ``(frame_idx, masks (N, H, W) bool, answer)`` for EVERY frame, in order.
+
+        The LLM sees ``sample_frames`` uniformly sampled frames (upstream's 16); SAM 2 decodes all frames, read from
+        the video one at a time (decord, or a frame folder) and never held together; its per-frame state is
+        bounded by ``keep_memories``. ``masks`` has one row per ``<|seg|>`` of the answer.
+        """
+        from unipixel_plugin.inference.media import frame_reader
+        media = load_media(video, sample_frames or self.sample_frames)
+        read, total = frame_reader(video)
+        lazy = LazySAM2Frames(read, total, self.model.config.sam2_image_size)
+        prompt = self._segment_prompt(query, media)
+        states, text = self._llm_seg_states([(media, prompt, (), answer, None)])[0]
+        if states.size(0) == 0:
+            logger.info('the answer has no <|seg|>: nothing to track (%r)', text)
+            return
+        frames = self.model.mask_head.decode_objects(states, lazy, media.size, keep_memories=keep_memories,
+                                                     verbose=progress)
+        for frame_idx, logits in frames:
+            yield frame_idx, (logits > 0).cpu().numpy(), text
+
+    # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _raise_single(results):
+        result = results[0]
+        if isinstance(result, RequestError):
+            raise result.exception
+        return result
+
+    @staticmethod
+    def _segment_prompt(query: str, media: Media) -> str:
         prompt = query.strip()
+        if not prompt:
+            raise ValueError('the query is empty: say what to segment')
         if not prompt.endswith(('.', '?', '!')):
             prompt = f'Please segment the {prompt} in this {media.kind}.'
-        return self._run(media, prompt, answer=answer)
+        return prompt
 
-    def ask(self, media, question: str, regions: list[PromptObject] | None = None,
-            sample_frames: int | None = None) -> UniPixelResult:
-        """Answer ``question`` about regions given as points/boxes (one ``<|ref|>`` per region).
+    def _prepare(self, req: Request, sample_frames, segment: bool):
+        media = req.media if isinstance(req.media, Media) else load_media(req.media,
+                                                                             sample_frames or self.sample_frames)
+        text = self._segment_prompt(req.text, media) if segment else req.text
+        refer_mask = req.refer_mask
+        if len(req.masks):
+            refer_mask, prefix = self._mask_prompts(req.masks, req.mask_frame, media, first_id=len(req.regions))
+            text = prefix + text
+        regions = list(req.regions)
+        if regions and '<|ref|>' not in text:
+            text = 'Here are the regions:\n' + '\n'.join(f'[{i}]: <|ref|>' for i in range(len(regions))) + \
+                '\n' + text
+        if text.count('<|ref|>') != len(regions):
+            raise ValueError(f'{media.source}: the text has {text.count("<|ref|>")} <|ref|> placeholders for '
+                             f'{len(regions)} regions: {req.text!r}')
+        if regions:  # validate against the frame now, so a bad prompt fails this request only
+            prompt_tensors(regions, media.size, self.model.config.sam2_image_size, len(media.frames), media.source)
+        if refer_mask is not None and text.count('<|mem|>') != int(refer_mask.flatten(2).any(-1).sum()):
+            raise ValueError(f'{media.source}: the text has {text.count("<|mem|>")} <|mem|> tokens but the masks '
+                             f'cover {int(refer_mask.flatten(2).any(-1).sum())} (object, frame pair) regions')
+        return media, text, regions, req.answer, refer_mask
 
-        ``[0]``, ``[1]``... in the question name the regions; when the question has no ``<|ref|>``
-        placeholders, a prefix listing them is added.
-        """
-        media = media if isinstance(media, Media) else load_media(media, sample_frames or self.sample_frames)
-        regions = regions or []
-        prompt = question
-        if regions and '<|ref|>' not in question:
-            listed = '\n'.join(f'[{i}]: <|ref|>' for i in range(len(regions)))
-            prompt = f'Here are the regions:\n{listed}\n{question}'
-        if prompt.count('<|ref|>') != len(regions):
-            raise ValueError(f'the question has {prompt.count("<|ref|>")} <|ref|> placeholders for '
-                             f'{len(regions)} regions: {question!r}')
-        return self._run(media, prompt, regions)
+    def _mask_prompts(self, masks, frame: int, media: Media, first_id: int = 0):
+        from unipixel_plugin.processing import mem_prompt_prefix, refer_mask_from_masks
+        count = len(media.frames)
+        if not 0 <= frame < count:
+            raise ValueError(f'{media.source}: the masks are on frame {frame} but the media has {count} frame(s)')
+        stack = torch.zeros(count, len(masks), *media.size)
+        for i, mask in enumerate(masks):
+            mask = torch.as_tensor(np.asarray(mask)).bool()
+            if tuple(mask.shape) != media.size:
+                raise ValueError(f'{media.source}: mask {i} is {mask.shape[-1]}x{mask.shape[0]} but the media is '
+                                 f'{media.size[1]}x{media.size[0]}')
+            if not mask.any():
+                raise ValueError(f'{media.source}: mask {i} is empty: a mask prompt must cover some pixels')
+            stack[frame, i] = mask.float()
+        grid = self.inputs.grid_for(torch.from_numpy(np.array(media.frames)))
+        # only the temporal group holding the prompt frame is marked; an all-empty object would mean "everywhere"
+        refer = refer_mask_from_masks(stack, grid)
+        return refer, mem_prompt_prefix(refer, count, range(first_id, first_id + len(masks)))
 
-    def _forward(self, data: dict) -> list[np.ndarray]:
-        device = self.device
-        batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.items()}
-        batch['frames'] = [f.to(device) if torch.is_tensor(f) else f for f in batch['frames']]
-        with torch.inference_mode():
-            self.model(**batch)
-        return [m[0].numpy() for m in self.model.seg]
+    def _llm_seg_states(self, prepared) -> list[tuple[torch.Tensor, str]]:
+        """Run the LLM on a batch; return per request the ``(N, llm_dim)`` states that predict ``<|seg|>`` and the
+        answer text. Teacher-forced requests (an ``answer``) run one forward; the others generate greedily."""
+        model, device = self.model, self.device
+        teacher = [p[3] is not None for p in prepared]
+        if any(teacher) and not all(teacher):
+            raise ValueError('a batch mixes teacher-forced and generated requests; run them separately')
+        frames = [torch.from_numpy(np.array(p[0].frames)) for p in prepared]
+        data = self.inputs.batch(frames, [p[1] for p in prepared], [p[3] for p in prepared] if teacher[0] else None)
+        batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.items() if k != 'frame_size'}
+        size = model.config.sam2_image_size
+        if any(p[2] for p in prepared):
+            coords, labels, pframes = [], [], []
+            for media, _, regions, _, _ in prepared:
+                c, lab, f = prompt_tensors(regions, media.size, size, len(media.frames), media.source) if regions \
+                    else ([], [], [torch.zeros(0, dtype=torch.long)])
+                coords.append([t.to(device) for t in c])
+                labels.append([t.to(device) for t in lab])
+                pframes.append([t.to(device) for t in f])
+            batch.update(point_coords=coords, point_labels=labels, point_frames=pframes)
+        if any(p[4] is not None for p in prepared):
+            grids = data['video_grid_thw']
+            batch['refer_mask'] = [(p[4] if p[4] is not None else
+                                    torch.zeros(int(g[0]), 0, int(g[1]) // 2, int(g[2]) // 2, dtype=torch.bool)
+                                    ).to(device) for p, g in zip(prepared, grids)]
+        model.seg_state_collector = []
+        try:
+            with torch.inference_mode():
+                if teacher[0]:
+                    model(**batch)
+                    new = None
+                else:
+                    prompt_len = batch['input_ids'].shape[1]
+                    ids = model.generate(**batch, do_sample=False, temperature=None, top_p=None, top_k=None,
+                                         repetition_penalty=None, max_new_tokens=self.max_new_tokens,
+                                         pad_token_id=self.processor.tokenizer.pad_token_id)
+                    new = ids[:, prompt_len:]
+            collected = model.seg_state_collector
+        finally:
+            model.seg_state_collector = None
+        prompt_rows = collected[0][1]
+        lasts = [entry for kind, entry in collected if kind == 'last']
+        seg_id = model.config.seg_token_id
+        out = []
+        for b, p in enumerate(prepared):
+            rows = [prompt_rows[b]]
+            if new is not None:
+                steps = (new[b] == seg_id).nonzero()[:, 0].tolist()
+                rows += [lasts[k][b][None] for k in steps]
+                text = self._decode_text(new[b])
+            else:
+                text = p[3]
+            out.append((torch.cat(rows), text))
+        return out
 
-    def _run(self, media: Media, prompt: str, regions=None, answer: str | None = None) -> UniPixelResult:
-        frames = torch.from_numpy(np.array(media.frames))
-        sam = sam2_frames(frames, self.model.config.sam2_image_size)
-        data = self.inputs(frames, prompt, sam_frames=sam, response=answer)
-        if regions:
-            coords, labels, pframes = prompt_tensors(regions, media.size, self.model.config.sam2_image_size,
-                                                     len(media.frames), source=media.source)
-            data.update(point_coords=[coords], point_labels=[labels], point_frames=[pframes])
-        if answer is not None:
-            text, masks = answer, self._forward(data)
-        else:
-            text, masks = self._generate(data)
-        return UniPixelResult(text, masks, media, prompt, list(media.indices))
+    def _decode_text(self, ids: torch.Tensor) -> str:
+        tok = self.processor.tokenizer
+        stop = {tok.convert_tokens_to_ids('<|im_end|>'), tok.pad_token_id, tok.convert_tokens_to_ids('<|endoftext|>')}
+        kept = []
+        for t in ids.tolist():
+            if t in stop:
+                break
+            kept.append(t)
+        return self.processor.decode(kept, skip_special_tokens=False, clean_up_tokenization_spaces=False)
+
+    def _run_batch(self, prepared) -> list[UniPixelResult]:
+        results = []
+        for (media, text, regions, answer, _), (states, reply) in zip(prepared, self._llm_seg_states(prepared)):
+            self.model.seg_prompts = []
+            sam = sam2_frames(torch.from_numpy(np.array(media.frames)), self.model.config.sam2_image_size)
+            masks = self.model.decode_masks(states, sam.to(self.device), media.size)
+            results.append(UniPixelResult(reply, [m[0].numpy() for m in masks], media, text, list(media.indices),
+                                          list(self.model.seg_prompts)))
+        return results
 
 
-__all__ = ['UniPixelPredictor', 'UniPixelResult', 'resolve_device', 'resolve_dtype']
+__all__ = ['UniPixelPredictor', 'UniPixelResult', 'RequestError', 'Request', 'resolve_device', 'resolve_dtype']

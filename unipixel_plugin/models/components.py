@@ -145,21 +145,37 @@ class SAM2MaskHead(nn.Module):
             frames: ``(T, 3, S, S)`` normalised SAM 2 frames, or a lazy sequence of ``(3, S, S)``.
             frame_size: original ``(H, W)``.
             batch_mode: decode each frame as an independent image (upstream's ``sam2_batch_mode``).
+            keep_memories: bound the per-frame state kept while tracking (long videos); None keeps all.
         """
-        prompt = self.seg_head(hidden.to(self.seg_head[1].weight.dtype)).float()[None]  # (1, K, sam_dim)
+        for frame_idx, logits in self.decode_objects(hidden[None], frames, frame_size, batch_mode, keep_memories,
+                                                     verbose):
+            yield frame_idx, logits[0]
+
+    @torch.inference_mode()
+    def decode_objects(self, hidden: torch.Tensor, frames, frame_size, batch_mode: bool = False,
+                       keep_memories: int | None = None, verbose: bool = False):
+        """Track several objects in one pass over the frames: yield ``(frame_idx, logits (N, H, W))``.
+
+        Each object is prompted on frame 0 with its own hidden tokens and tracked independently (no
+        non-overlap constraint), so the masks equal decoding every ``<|seg|>`` on its own, as upstream does, while
+        each frame is read and encoded once.
+        """
+        prompts = self.seg_head(hidden.to(self.seg_head[1].weight.dtype)).float()  # (N, K, sam_dim)
         if batch_mode:
             for idx in range(len(frames)):
                 single = frames[idx][None] if torch.is_tensor(frames) else [frames[idx]]
                 state = self.sam2.init_state(single, frame_size, cache_all_features=False)
-                self.sam2.add_new_hidden_state(state, 0, 0, prompt)
+                for obj, prompt in enumerate(prompts):
+                    self.sam2.add_new_hidden_state(state, 0, obj, prompt[None])
                 for _, _, logits in self.sam2.propagate_in_video(state):
-                    yield idx, logits[0, 0]
+                    yield idx, logits[:, 0]
             return
         state = self.sam2.init_state(frames, frame_size, cache_all_features=keep_memories is None)
-        self.sam2.add_new_hidden_state(state, 0, 0, prompt)
+        for obj, prompt in enumerate(prompts):
+            self.sam2.add_new_hidden_state(state, 0, obj, prompt[None])
         for frame_idx, _, logits in self.sam2.propagate_in_video(state, keep_memories=keep_memories,
                                                                  verbose=verbose):
-            yield frame_idx, logits[0, 0]
+            yield frame_idx, logits[:, 0]
 
 
 def pool_object_memory(features: torch.Tensor, refer_mask: torch.Tensor) -> torch.Tensor:

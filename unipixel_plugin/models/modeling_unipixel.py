@@ -157,10 +157,10 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
             embeds.append(self.visual_prompt_encoder(coords, labels, frame_idx, num_frames))
         return torch.cat(embeds) if embeds else None
 
-    def _mem_embeddings(self, refer_mask, video_grid_thw) -> torch.Tensor | None:
-        features = self._captured.get('merger_input')
-        if features is None:
-            raise ValueError('refer_mask needs the video features of this forward: pass pixel_values_videos with it')
+    def _mem_embeddings(self, refer_mask, video_grid_thw, features) -> torch.Tensor | None:
+        if features is None or video_grid_thw is None:
+            raise ValueError('refer_mask needs the video of the same call: pass pixel_values_videos and '
+                             'video_grid_thw with it')
         merge = self.model.visual.spatial_merge_size
         rows, start = [], 0
         for b in range(video_grid_thw.size(0)):
@@ -230,14 +230,13 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
             inputs_embeds = self.get_input_embeddings()(input_ids)
         if need_vision and mm_encoder_outputs is None:
             # Encode once here and hand the result to the base model, so the ViT runs once per forward.
-            mm_encoder_outputs = {}
-            if pixel_values is not None:
-                mm_encoder_outputs['image'] = self.model.get_image_features(pixel_values, image_grid_thw,
-                                                                            return_dict=True)
-            if pixel_values_videos is not None:
-                mm_encoder_outputs['video'] = self.model.get_video_features(pixel_values_videos, video_grid_thw,
-                                                                            return_dict=True)
+            mm_encoder_outputs = self._encode_media(pixel_values, image_grid_thw, pixel_values_videos,
+                                                    video_grid_thw)
             pixel_values = pixel_values_videos = None
+        video_out = (mm_encoder_outputs or {}).get('video')
+        merger_input = getattr(video_out, 'unipixel_merger_input', None)
+        video_grid_thw = video_grid_thw if video_grid_thw is not None else getattr(video_out, 'unipixel_grid_thw',
+                                                                                   None)
 
         if input_ids is not None and any(x is not None for x in (point_coords, point_labels, point_frames)):
             if any(x is None for x in (point_coords, point_labels, point_frames)):
@@ -245,7 +244,7 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
             ref = self._ref_embeddings(point_coords, point_labels, point_frames, video_grid_thw)
             inputs_embeds = self._scatter(inputs_embeds, input_ids == self.config.ref_token_id, ref, '<|ref|>')
         if input_ids is not None and refer_mask is not None:
-            mem = self._mem_embeddings(refer_mask, video_grid_thw)
+            mem = self._mem_embeddings(refer_mask, video_grid_thw, merger_input)
             inputs_embeds = self._scatter(inputs_embeds, input_ids == self.config.mem_token_id, mem, '<|mem|>')
 
         if self.training and not inputs_embeds.requires_grad:
@@ -269,11 +268,49 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
             mm_encoder_outputs=mm_encoder_outputs,
             **kwargs)
 
+        if self.seg_state_collector is not None and input_ids is not None:
+            self._collect_seg_states(input_ids, first_step)
         decode = (getattr(self, 'sam2', None) is not None and self.config.sam2_enable_decoder
                   and frames is not None and not self.training)
         if decode:
             self._decode_seg_tokens(input_ids, outputs.logits, frames, frame_size, first_step)
         return outputs
+
+    def _encode_media(self, pixel_values, image_grid_thw, pixel_values_videos, video_grid_thw) -> dict:
+        """Run the ViT once; keep the merger-MLP input (window order) and the grid with the video output."""
+        outputs = {}
+        if pixel_values is not None:
+            outputs['image'] = self.model.get_image_features(pixel_values, image_grid_thw, return_dict=True)
+        if pixel_values_videos is not None:
+            self._captured.pop('merger_input', None)
+            video = self.model.get_video_features(pixel_values_videos, video_grid_thw, return_dict=True)
+            video.unipixel_merger_input = self._captured.get('merger_input')
+            video.unipixel_grid_thw = video_grid_thw
+            outputs['video'] = video
+        return outputs
+
+    def _prepare_multimodal_encoder_kwargs_for_generation(self, model_kwargs):
+        # generate() encodes the media before prefill and drops the pixel inputs and grids from the kwargs; encode
+        # here instead, so the merger input (for <|mem|>) and the grid (for <|ref|> frame encodings) stay attached.
+        if model_kwargs.get('mm_encoder_outputs') or (model_kwargs.get('pixel_values') is None
+                                                      and model_kwargs.get('pixel_values_videos') is None):
+            return super()._prepare_multimodal_encoder_kwargs_for_generation(model_kwargs)
+        model_kwargs['mm_encoder_outputs'] = self._encode_media(
+            model_kwargs.pop('pixel_values', None), model_kwargs.get('image_grid_thw'),
+            model_kwargs.pop('pixel_values_videos', None), model_kwargs.get('video_grid_thw'))
+        return model_kwargs
+
+    # When a list, every forward appends the pre-norm states that may predict <|seg|> (batched decoding: the
+    # caller picks the ones whose token really is <|seg|> once generation has finished).
+    seg_state_collector: list | None = None
+
+    def _collect_seg_states(self, input_ids, first_step):
+        state = self._captured['pre_norm']
+        if first_step:
+            nxt = input_ids[:, 1:] == self.config.seg_token_id
+            rows = [state[b, :-1][nxt[b]].detach() for b in range(input_ids.size(0))]
+            self.seg_state_collector.append(('prompt', rows))
+        self.seg_state_collector.append(('last', state[:, -1].detach()))
 
     def seg_hidden_states(self, input_ids: torch.Tensor, logits: torch.Tensor, include_prompt: bool) -> torch.Tensor:
         """The pre-norm states that predict ``<|seg|>`` in sample 0: prompt positions (first step), then the last one.
@@ -294,13 +331,24 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
             raise ValueError(f'mask decoding in forward/generate takes one sample (got {len(frames)}); use '
                              'unipixel_plugin.inference for batches')
         hidden = self.seg_hidden_states(input_ids, logits, include_prompt=first_step)
-        for row in hidden:
-            self.seg_prompts.append(self.seg_head(row.to(self.seg_head[1].weight.dtype)).detach().float().cpu())
-            masks = torch.zeros(len(frames[0]), *[int(s) for s in frame_size[0]], dtype=torch.bool)
-            for idx, frame_logits in self.mask_head.decode(row, frames[0], frame_size[0],
-                                                           batch_mode=self.config.sam2_batch_mode):
-                masks[idx] = (frame_logits > 0).cpu()
-            self.seg.append(masks[None])
+        self.seg.extend(self.decode_masks(hidden, frames[0], frame_size[0]))
+
+    def decode_masks(self, hidden: torch.Tensor, frames, frame_size, keep_memories: int | None = None
+                     ) -> list[torch.Tensor]:
+        """Masks for ``hidden`` ``(N, llm_dim)`` seg states: a list of N ``(1, T, H, W)`` bool (upstream's ``seg``).
+
+        Also records each object's SAM 2 prompt in ``self.seg_prompts``.
+        """
+        if hidden.size(0) == 0:
+            return []
+        self.seg_prompts.extend(self.seg_head(hidden.to(self.seg_head[1].weight.dtype)).detach().float().cpu())
+        height, width = (int(s) for s in frame_size)
+        masks = torch.zeros(hidden.size(0), len(frames), height, width, dtype=torch.bool)
+        for idx, logits in self.mask_head.decode_objects(hidden, frames, (height, width),
+                                                         batch_mode=self.config.sam2_batch_mode,
+                                                         keep_memories=keep_memories):
+            masks[:, idx] = (logits > 0).cpu()
+        return [m[None] for m in masks]
 
     # ------------------------------------------------------------------ generation
     def prepare_inputs_for_generation(self, input_ids, next_sequence_length=None, cache=None, attention_mask=None,

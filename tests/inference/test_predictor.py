@@ -1,0 +1,160 @@
+"""The predictor API: single and batched requests (equal results), streaming long videos, per-item errors,
+multi-turn conversations through the object memory bank, and the outputs (RLE, PNG, overlays)."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from unipixel_plugin.inference import Conversation, RequestError, UniPixelPredictor
+from unipixel_plugin.inference.media import MediaError
+from unipixel_plugin.processing import PromptObject
+
+
+@pytest.fixture(scope='module')
+def predictor(tiny_model, tiny_processor):
+    return UniPixelPredictor(tiny_model, tiny_processor, min_pixels=56 * 56, max_pixels=112 * 112,
+                             max_new_tokens=6)
+
+
+def scene(t=0, h=60, w=90, shift=0):
+    img = np.full((h, w, 3), 25, dtype=np.uint8)
+    img[10:35, 10 + 3 * t + shift:35 + 3 * t + shift] = (220, 30, 30)
+    img[30:55, 55:80] = (30, 60, 220)
+    return img
+
+
+def write_video(path, frames=24, h=60, w=90):
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 8, (w, h))
+    for t in range(frames):
+        writer.write(np.ascontiguousarray(scene(t % 10, h, w)[..., ::-1]))
+    writer.release()
+    return path
+
+
+def near_threshold_only(a, b, predictor, media, text):
+    """Masks may differ only where a logit is within 1e-4 of the threshold."""
+    return (a != b).sum() == 0
+
+
+def test_segment_image_teacher_forced(predictor):
+    result = predictor.segment(scene(), 'red square', answer='Sure, it is <|seg|>.')
+    assert result.prompt == 'Please segment the red square in this image.'
+    assert len(result.masks) == 1 and result.masks[0].shape == (1, 60, 90) and result.masks[0].dtype == bool
+    assert result.prompts[0].shape == (2, 256)
+    record = json.loads(json.dumps(result.to_record()))
+    from unipixel_plugin.masks_io import decode_rle
+    assert np.array_equal(decode_rle(record['objects'][0]['rle'][0]), result.masks[0][0])
+
+
+def test_several_seg_tokens_give_several_mask_tracks(predictor):
+    frames = np.stack([scene(t) for t in range(4)])
+    result = predictor.segment(frames, 'Please segment the squares.', answer='They are <|seg|> and <|seg|>.')
+    assert [m.shape for m in result.masks] == [(4, 60, 90)] * 2
+
+
+def test_batched_generation_equals_one_at_a_time(predictor):
+    media = [scene(0), np.stack([scene(t) for t in range(4)]), scene(0, shift=20), scene(0, h=56, w=84)]
+    queries = ['red square', 'blue square', 'Please segment the thing on the left.', 'square']
+    batched = predictor.segment_batch(media, queries, batch_size=4)
+    single = [predictor.segment(m, q) for m, q in zip(media, queries)]
+    for b, s in zip(batched, single):
+        assert b.text == s.text and b.prompt == s.prompt
+        assert len(b.masks) == len(s.masks)
+        for mb, ms in zip(b.masks, s.masks):
+            assert mb.shape == ms.shape and (mb != ms).mean() < 1e-3
+
+
+def test_batched_teacher_forced_masks_equal_single(predictor):
+    media = [scene(0), scene(0, shift=25), np.stack([scene(t) for t in range(4)])]
+    batched = predictor.segment_batch(media, ['red square'] * 3, answer='Sure, it is <|seg|>.')
+    for m, b in zip(media, batched):
+        s = predictor.segment(m, 'red square', answer='Sure, it is <|seg|>.')
+        assert torch.allclose(b.prompts[0], s.prompts[0], atol=1e-4)
+        assert (b.masks[0] != s.masks[0]).mean() < 1e-3
+
+
+def test_bad_items_in_a_batch_are_reported_and_the_rest_run(predictor, tmp_path):
+    broken = tmp_path / 'broken.mp4'
+    broken.write_bytes(b'not a video at all')
+    results = predictor.segment_batch([scene(), str(tmp_path / 'missing.png'), str(broken), scene()],
+                                      ['red square', 'red square', 'red square', ''], answer='It is <|seg|>.')
+    assert not isinstance(results[0], RequestError) and len(results[0].masks) == 1
+    assert isinstance(results[1], RequestError) and 'missing.png' in results[1].error
+    assert isinstance(results[2], RequestError) and 'broken.mp4' in results[2].error
+    assert isinstance(results[3], RequestError) and 'query is empty' in results[3].error
+
+
+def test_single_request_errors_name_the_input(predictor, tmp_path):
+    with pytest.raises(MediaError, match='nothing.jpg'):
+        predictor.segment(str(tmp_path / 'nothing.jpg'), 'dog')
+    empty = tmp_path / 'frames'
+    empty.mkdir()
+    with pytest.raises(MediaError, match='holds no'):
+        predictor.segment(str(empty), 'dog')
+    with pytest.raises(ValueError, match='outside the 90x60 frame'):
+        predictor.ask(scene(), 'What is it?', [PromptObject(point=(200, 10))])
+    with pytest.raises(ValueError, match='2 <\\|ref\\|> placeholders for 1 regions'):
+        predictor.ask(scene(), 'Is [0] <|ref|> left of [1] <|ref|>?', [PromptObject(point=(20, 20))])
+
+
+def test_region_questions_batch_and_single_agree(predictor):
+    from unipixel_plugin.inference import Request
+    reqs = [Request(scene(), 'What is [0] <|ref|>?', (PromptObject(point=(20, 20)), )),
+            Request(np.stack([scene(t) for t in range(4)]), 'Compare them.',
+                    (PromptObject(box=(50, 25, 85, 58), frame=1), PromptObject(point=(15, 15), frame=3)))]
+    batched = predictor.run(reqs)
+    single = [predictor.run([r])[0] for r in reqs]
+    assert [b.text for b in batched] == [s.text for s in single]
+
+
+def test_stream_long_video_yields_every_frame_in_order(predictor, tmp_path):
+    video = write_video(tmp_path / 'long.mp4', frames=24)
+    seen = []
+    for frame_idx, masks, text in predictor.segment_stream(str(video), 'red square', sample_frames=4,
+                                                           answer='Sure, it is <|seg|>.', keep_memories=8):
+        assert masks.shape == (1, 60, 90) and masks.dtype == bool and text == 'Sure, it is <|seg|>.'
+        seen.append(frame_idx)
+    assert seen == list(range(24))
+
+
+def test_stream_frame_folder_matches_in_memory_tracking(predictor, tmp_path):
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    frames = np.stack([scene(t) for t in range(6)])
+    for t, f in enumerate(frames):
+        cv2.imwrite(str(folder / f'{t:05d}.png'), f[..., ::-1])
+    streamed = np.stack([m[0] for _, m, _ in predictor.segment_stream(str(folder), 'red square', sample_frames=6,
+                                                                      answer='Sure, it is <|seg|>.',
+                                                                      keep_memories=None)])
+    whole = predictor.segment(str(folder), 'red square', sample_frames=6, answer='Sure, it is <|seg|>.')
+    assert streamed.shape == whole.masks[0].shape
+    assert (streamed != whole.masks[0]).mean() < 1e-3
+
+
+def test_conversation_keeps_objects_across_turns(predictor):
+    frames = np.stack([scene(t) for t in range(4)])
+    conv = Conversation(predictor, frames)
+    first = conv.segment('red square', answer='Sure, it is <|seg|>.')
+    assert first == [0] and conv.bank[0].label == 'red square'
+    more = conv.localize('What are these?', [PromptObject(point=(60, 40)), PromptObject(box=(5, 5, 40, 40))])
+    assert more == [1, 2] and conv.bank[2].masks.shape == (4, 60, 90)
+    answer = conv.ask('What is [0] doing next to [2]?', objects=[0, 2])
+    assert answer.prompt.startswith('Here is a video with 4 frames denoted as <1> to <4>.')
+    assert '[0]: ' in answer.prompt and '[2]: ' in answer.prompt and '<|mem|>' in answer.prompt
+    with pytest.raises(KeyError, match='object 9'):
+        conv.ask('What is [9]?', objects=[9])
+
+
+def test_mask_prompts_become_mem_objects(predictor):
+    frames = np.stack([scene(t) for t in range(4)])
+    mask = np.zeros((60, 90), dtype=bool)
+    mask[10:35, 10:35] = True
+    result = predictor.ask(frames, 'What is [1] doing?', regions=[PromptObject(point=(60, 40))], masks=[mask],
+                           mask_frame=2, answer='It moves.')
+    assert '[1]: <3>-<4> <|mem|>' in result.prompt and result.prompt.count('<|mem|>') == 1
+    with pytest.raises(ValueError, match='mask 0 is 10x10 but the media is 90x60'):
+        predictor.ask(frames, 'What?', masks=[np.ones((10, 10), bool)])
+    with pytest.raises(ValueError, match='mask 0 is empty'):
+        predictor.ask(frames, 'What?', masks=[np.zeros((60, 90), bool)])

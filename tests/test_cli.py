@@ -1,0 +1,91 @@
+"""The `unipixel` command, started the way users start it (the installed console script)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+
+def unipixel(*args, env=None, cwd=None):
+    exe = Path(sys.executable).parent / 'unipixel'
+    cmd = [str(exe)] if exe.exists() else [sys.executable, '-m', 'unipixel_plugin.cli']
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, env=full_env, cwd=cwd, timeout=900)
+
+
+def test_info_describes_the_checkpoint(tiny_ckpt):
+    out = unipixel('info', str(tiny_ckpt), '--json')
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info['model_type'] == 'pixel_qwen2_5_vl' and info['sam2_image_size'] == 256
+    assert info['token_ids'] == {'ref': 282, 'seg': 283, 'mem': 284, 'video_pad': 273, 'image_pad': 272}
+    assert info['parameters']['SAM 2'] > 30_000_000 and info['dtype']['SAM 2'] == 'float32'
+    assert info['tie_word_embeddings'] is True
+
+
+def test_default_segment_runs_the_demo_on_the_bundled_sample(tmp_path):
+    out = unipixel('segment', '--output', str(tmp_path / 'out'), env={'UNIPIXEL_CACHE': str(tmp_path / 'cache')})
+    assert out.returncode == 0, out.stderr
+    assert 'UNTRAINED' in out.stdout
+    record = json.loads((tmp_path / 'out' / 'sample.json').read_text())
+    assert record['answer'] == 'Sure, it is <|seg|>.' and len(record['objects']) == 1
+    picture = np.asarray(Image.open(tmp_path / 'out' / 'sample_overlay.png'))
+    assert picture.shape == (120, 160, 3)
+    assert (tmp_path / 'out' / 'sample_obj0_frame00000.png').exists()
+
+
+def test_segment_video_writes_gif_and_per_frame_masks(tiny_ckpt, tmp_path):
+    video = tmp_path / 'clip.mp4'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 8, (90, 60))
+    for t in range(6):
+        frame = np.full((60, 90, 3), 20, np.uint8)
+        frame[10:30, 5 + 5 * t:25 + 5 * t] = (30, 30, 220)
+        writer.write(frame)
+    writer.release()
+    out = unipixel('segment', str(video), 'red square', '--checkpoint', str(tiny_ckpt), '--answer',
+                   'Sure, it is <|seg|>.', '--output', str(tmp_path / 'out'), '--sample-frames', '4')
+    assert out.returncode == 0, out.stderr
+    files = sorted(p.name for p in (tmp_path / 'out').iterdir())
+    assert 'clip_overlay.gif' in files and len([f for f in files if f.startswith('clip_obj0_frame')]) == 4
+    gif = Image.open(tmp_path / 'out' / 'clip_overlay.gif')
+    assert gif.n_frames == 4
+
+
+def test_ask_with_point_box_and_mask(tiny_ckpt, tmp_path):
+    image = np.full((60, 90, 3), 40, np.uint8)
+    Image.fromarray(image).save(tmp_path / 'photo.png')
+    mask = np.zeros((60, 90), np.uint8)
+    mask[5:20, 5:20] = 255
+    Image.fromarray(mask).save(tmp_path / 'm.png')
+    out = unipixel('ask', str(tmp_path / 'photo.png'), 'What are these?', '--point', '10,10', '--box',
+                   '20,20,60,50', '--mask', str(tmp_path / 'm.png'), '--checkpoint', str(tiny_ckpt),
+                   '--output', str(tmp_path / 'out'), '--max-new-tokens', '3')
+    assert out.returncode == 0, out.stderr
+    record = json.loads((tmp_path / 'out' / 'photo.json').read_text())
+    assert record['prompt'].count('<|ref|>') == 2 and record['prompt'].count('<|mem|>') == 1
+
+
+def test_bad_inputs_give_one_clear_line(tiny_ckpt, tmp_path):
+    out = unipixel('segment', str(tmp_path / 'nope.mp4'), 'dog', '--checkpoint', str(tiny_ckpt))
+    assert out.returncode == 2 and 'nope.mp4' in out.stderr and 'Traceback' not in out.stderr
+    Image.fromarray(np.zeros((60, 90, 3), np.uint8)).save(tmp_path / 'p.png')
+    out = unipixel('ask', str(tmp_path / 'p.png'), 'What?', '--point', '500,10', '--checkpoint', str(tiny_ckpt))
+    assert out.returncode == 2 and 'outside the 90x60 frame' in out.stderr
+    out = unipixel('ask', str(tmp_path / 'p.png'), 'What?', '--point', '5', '--checkpoint', str(tiny_ckpt))
+    assert out.returncode == 2 and '--point x,y' in out.stderr
+
+
+def test_tasks_path_points_at_the_installed_task_folder():
+    out = unipixel('tasks-path')
+    assert out.returncode == 0 and Path(out.stdout.strip()).name == 'tasks'
+
+
+del shutil
