@@ -189,6 +189,25 @@ def write_tokenizer_and_processor(path: Path, base_vocab: int = 260, image_size_
     processor = Qwen2_5_VLProcessor(image_processor=image_processor, tokenizer=fast, video_processor=video_processor,
                                     chat_template=CHAT_TEMPLATE)
     processor.save_pretrained(str(path))
+    _rewrite_as_transformers4_layout(path)
+
+
+def _rewrite_as_transformers4_layout(path: Path) -> None:
+    """Write the processor files the way transformers 4.5x (and so the official checkpoints) lay them out:
+    flat ``preprocessor_config.json`` / ``video_preprocessor_config.json``, a bare ``processor_config.json`` and a
+    ``PreTrainedTokenizerFast`` tokenizer config. Both transformers 4.53 and 5.x load this layout."""
+    nested = json.loads((path / 'processor_config.json').read_text())
+    for key, name in (('image_processor', 'preprocessor_config.json'),
+                      ('video_processor', 'video_preprocessor_config.json')):
+        if key in nested:
+            (path / name).write_text(json.dumps(dict(nested[key], processor_class='Qwen2_5_VLProcessor'), indent=2))
+    (path / 'processor_config.json').write_text(json.dumps({'processor_class': 'Qwen2_5_VLProcessor'}))
+    tok_path = path / 'tokenizer_config.json'
+    tok = json.loads(tok_path.read_text())
+    tok['tokenizer_class'] = 'PreTrainedTokenizerFast'
+    if 'extra_special_tokens' in tok:
+        tok['additional_special_tokens'] = tok.pop('extra_special_tokens')
+    tok_path.write_text(json.dumps(tok, indent=2))
 
 
 def make_tiny_checkpoint(path, seed: int = 0, layout: str = 'legacy', config_overrides: dict | None = None,

@@ -239,15 +239,39 @@ def make_videorefer_bench_q(root: str) -> dict:
         {'id': 0, 'video': 'clip.mp4', 'type': 'Future Predictions', 'frame_idx': '5',
          'Question': 'What will <object3><region> do next to <object1><region>?',
          'options': ['(A) Run away.', '(B) Sit down.', '(C) Jump.', '(D) Sleep.'], 'Answer': '(B) Sit down.',
-         'annotation': [{'2': {'segmentation': rle(rect(0, 10, 0, 10))}, '5': {'segmentation': rle(rect(0, 10, 2, 12))}},
+         'annotation': [{'2': {'segmentation': rle(rect(0, 10, 0, 10))},
+                         '5': {'segmentation': rle(rect(0, 10, 2, 12))}},
                         {'5': {'segmentation': rle(rect(20, 30, 20, 30))},
                          '9': {'segmentation': rle(rect(20, 30, 22, 32))}}]},
         {'id': 1, 'video': 'folder_clip', 'type': 'Basic Questions', 'frame_idx': '1',
          'Question': 'What colour is <region>?', 'options': ['(A) Red', '(B) Grey'], 'Answer': '(B) Grey',
-         'annotation': [{'1': {'segmentation': rle(rect(5, 15, 5, 15))}, '4': {'segmentation': rle(rect(5, 15, 5, 15))}}]},
+         'annotation': [{'1': {'segmentation': rle(rect(5, 15, 5, 15))},
+                         '4': {'segmentation': rle(rect(5, 15, 5, 15))}}]},
     ]
     dump_json(os.path.join(base, 'VideoRefer-Bench-Q.json'), items)
     return {'items': items}
+
+
+def make_videorefer_bench_d(root: str):
+    base = os.path.join(root, 'videorefer', 'VideoRefer-Bench')
+    write_frames(os.path.join(base, 'videos', 'Panda-70M-part', 'panda_clip'), 8)
+    dump_json(os.path.join(base, 'VideoRefer-Bench-D.json'), [
+        {'video': 'panda_clip', 'caption': 'A grey square that stays still.', 'frame_idx': '3',
+         'annotation': [{'3': {'segmentation': rle(rect(2, 6, 2, 6))}, '7': {'segmentation': rle(rect(2, 6, 2, 6))}}]}])
+
+
+def make_paco(root: str) -> dict:
+    coco_dir = os.path.join(root, 'lisa', 'coco', 'val2017')
+    os.makedirs(coco_dir, exist_ok=True)
+    Image.fromarray(np.full((H, W, 3), 77, np.uint8)).save(os.path.join(coco_dir, '000000000009.jpg'))
+    dump_json(os.path.join(root, 'lisa', 'vlpart', 'paco', 'annotations', 'paco_lvis_v1_val.json'), {
+        'images': [{'id': 9, 'file_name': 'val2017/000000000009.jpg', 'height': H, 'width': W},
+                   {'id': 10, 'file_name': 'val2017/none.jpg', 'height': H, 'width': W}],
+        'categories': [{'id': 1, 'name': 'mug:handle_(cup)'}, {'id': 2, 'name': 'trash_can_(bin)'}],
+        'annotations': [{'id': 91, 'image_id': 9, 'category_id': 1, 'bbox': [0, 0, 4, 4],
+                         'segmentation': square_polygon(0, 0, 4, 4)},
+                        {'id': 92, 'image_id': 9, 'category_id': 2, 'bbox': [10, 10, 6, 6],
+                         'segmentation': rle(rect(10, 16, 10, 16))}]})
 
 
 def make_groundmore(root: str) -> dict:
@@ -300,6 +324,8 @@ def make_all(root: str) -> dict:
     make_lvvis(root)
     make_ref_sav_eval(root)
     make_llava(root)
+    make_videorefer_bench_d(root)
+    make_paco(root)
     return info
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from unipixel_plugin.data import AnnotationError, load_sample
+from unipixel_plugin.data.formats.parts import PACOLVISDataset, category_name
 from unipixel_plugin.data.formats.reason_seg import ReasonSegDataset
 from unipixel_plugin.data.formats.refcoco import RefCOCODataset, RefCOCOgDataset, split_matches
 from unipixel_plugin.data.masks import decode_object
@@ -107,3 +108,15 @@ def test_reason_seg_bad_shape_label(fresh_root, fx):
         json.dump(meta, f)
     with pytest.raises(AnnotationError, match=r"img1\.json: shape 0 has label 'tagret'"):
         ReasonSegDataset(data_root=fresh_root, split='val')
+
+
+def test_paco_parts_one_turn_per_annotation(data_root, fx):
+    assert category_name('dog:leg_(animal)', 'x') == ('dog', 'leg')
+    ds = PACOLVISDataset(data_root=data_root, split='val')
+    assert len(ds) == 1  # the image without annotations is skipped
+    s = ds[0]
+    assert s.media[0].endswith(os.path.join('lisa', 'coco', 'val2017', '000000000009.jpg'))
+    assert s.meta['queries'] == ['mug handle', 'trash_can'] and s.meta['names'] == [['mug', 'handle'], 'trash_can']
+    assert s.conversation[0]['content'] == 'Please segment the mug handle in this image.'
+    out = load_sample(s, sample_rng(0), max_turns=3)
+    assert sorted(out.masks.sum(axis=(1, 2, 3)).tolist()) == [16, 36]

@@ -4,8 +4,15 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from unipixel_plugin.data.masks import (MaskError, decode_frame, decode_object, decode_part, decode_polygons,
-                                        decode_rle, rle_string_counts)
+from unipixel_plugin.data.masks import (
+    MaskError,
+    decode_frame,
+    decode_object,
+    decode_part,
+    decode_polygons,
+    decode_rle,
+    rle_string_counts,
+)
 from unipixel_plugin.data.schema import MaskPart, ObjectMasks
 
 

@@ -4,8 +4,19 @@ import os
 import numpy as np
 import pytest
 
-from unipixel_plugin.data.media import (MediaError, list_frame_files, read_image, read_images, read_timeline,
-                                        read_video, sample_frame_positions, video_length)
+from unipixel_plugin.data.media import (
+    MediaError,
+    VideoFile,
+    list_frame_files,
+    read_image,
+    read_images,
+    read_timeline,
+    read_video,
+    sample_frame_positions,
+    video_length,
+)
+
+BACKENDS = ['pyav', 'decord']
 
 
 @pytest.mark.parametrize('length,k,expected', [
@@ -45,10 +56,11 @@ def test_sampling_errors():
         sample_frame_positions(0, 4)
 
 
-def test_read_video_selected_frames(tmp_path, fx):
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_read_video_selected_frames(tmp_path, fx, backend):
     path = fx.write_video(str(tmp_path / 'v.mp4'), 12)
-    assert video_length(path) == 12
-    frames = read_video(path, [0, 5, 11])
+    assert video_length(path, backend=backend) == 12
+    frames = read_video(path, [0, 5, 11], backend=backend)
     assert frames.shape == (3, fx.H, fx.W, 3) and frames.dtype == np.uint8
     levels = frames.reshape(3, -1).mean(axis=1)
     np.testing.assert_allclose(levels, [fx.frame_level(t) for t in (0, 5, 11)], atol=6)
@@ -75,17 +87,34 @@ def test_missing_frame_names_the_file(tmp_path, fx):
         read_timeline('frames', paths, None, [0, 1, 2])
 
 
-def test_corrupt_video_names_the_file(tmp_path):
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_corrupt_video_names_the_file(tmp_path, backend):
     path = tmp_path / 'broken.mp4'
     path.write_bytes(b'\x00\x00\x00\x18ftypmp42' + os.urandom(2000))
     with pytest.raises(MediaError, match='broken.mp4'):
-        read_video(str(path), [0])
+        read_video(str(path), [0], backend=backend)
+    with pytest.raises(MediaError, match=r'not found: .*absent\.mp4'):
+        read_video(str(tmp_path / 'absent.mp4'), [0], backend=backend)
 
 
-def test_video_shorter_than_annotation(tmp_path, fx):
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_video_shorter_than_annotation(tmp_path, fx, backend):
     path = fx.write_video(str(tmp_path / 'v.mp4'), 4)
     with pytest.raises(MediaError, match=r'has 4 frames.*\[7\]'):
-        read_video(path, [1, 7])
+        read_video(path, [1, 7], backend=backend)
+
+
+def test_pyav_random_access_matches_decord(tmp_path, fx):
+    # 40 frames > 3 GOPs of mp4v (12): exercises seeking back, seeking forward and decoding on inside a GOP
+    path = fx.write_video(str(tmp_path / 'v.mp4'), 40)
+    reference = read_video(path, None, backend='decord')
+    rng = np.random.default_rng(0)
+    with VideoFile(path, backend='pyav') as video:
+        assert len(video) == 40
+        for _ in range(12):
+            indices = rng.integers(0, 40, size=int(rng.integers(1, 9))).tolist()  # unsorted, with repeats
+            assert np.array_equal(video.read(indices), reference[indices]), indices
+        assert np.array_equal(video.read([39, 0, 13, 12, 14]), reference[[39, 0, 13, 12, 14]])
 
 
 def test_corrupt_image_names_the_file(tmp_path):

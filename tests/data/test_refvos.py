@@ -6,9 +6,16 @@ import numpy as np
 import pytest
 
 from unipixel_plugin.data import AnnotationError, DatasetNotFoundError, load_sample
-from unipixel_plugin.data.formats.refvos import (LVVISDataset, MeViSDataset, RefDAVIS17Dataset, RefSAVEvalDataset,
-                                                 ReVOSDataset, RefYouTubeVOSDataset, revos_foreground,
-                                                 running_expression_index)
+from unipixel_plugin.data.formats.refvos import (
+    LVVISDataset,
+    MeViSDataset,
+    RefDAVIS17Dataset,
+    RefSAVEvalDataset,
+    RefYouTubeVOSDataset,
+    ReVOSDataset,
+    revos_foreground,
+    running_expression_index,
+)
 from unipixel_plugin.data.masks import decode_object
 from unipixel_plugin.data.pipeline import sample_rng
 
@@ -192,3 +199,12 @@ def test_filter_by_frame_count(data_root):
     ds = MeViSDataset(data_root=data_root, split='train', min_frames=4)
     assert {s.meta['video'] for s in ds} == {'vidA'}
 
+
+
+def test_subsets_keep_batch_groups(data_root):
+    ds = MeViSDataset(data_root=data_root, split='train')
+    sub = ds.get_subset([3, 0])
+    assert [s.id for s in sub] == ['vidB/1', 'vidA/0'] and sub.data_types == ['seg_video'] * 2
+    assert ds[-1].id == 'vidB/1'
+    plain = MeViSDataset(data_root=data_root, split='train', serialize_data=False, indices=2)
+    assert len(plain) == 2 and plain.data_types == ['seg_video'] * 2

@@ -4,7 +4,7 @@ import numpy as np
 from unipixel_plugin.data import load_sample
 from unipixel_plugin.data.formats.groundmore import GroundMoReDataset
 from unipixel_plugin.data.formats.instruct import LlavaVideoGPTPlusDataset
-from unipixel_plugin.data.formats.videorefer import VideoReferBenchQDataset
+from unipixel_plugin.data.formats.videorefer import VideoReferBenchDDataset, VideoReferBenchQDataset
 from unipixel_plugin.data.pipeline import sample_rng
 
 
@@ -41,6 +41,17 @@ def test_videorefer_frame_folder_and_bare_region(data_root, fx):
     out = load_sample(s, sample_rng(0))
     np.testing.assert_allclose(out.frames.reshape(2, -1).mean(axis=1), [fx.frame_level(1), fx.frame_level(4)],
                                atol=3)
+
+
+def test_videorefer_bench_d(data_root, fx):
+    s = VideoReferBenchDDataset(data_root=data_root)[0]
+    assert s.data_type == 'region_video' and s.media_type == 'frames' and s.prompt_frame == 0
+    assert [p[-9:] for p in s.media] == ['00003.jpg', '00007.jpg']
+    assert s.answer == 'A grey square that stays still.'
+    assert s.conversation[0]['content'] == \
+        'Please give a detailed description of the highlighted object [0] in the video.'
+    out = load_sample(s, sample_rng(0))
+    assert out.masks.sum(axis=(2, 3)).tolist() == [[16, 16]]
 
 
 def test_groundmore_test_uniform_20_frames(data_root):

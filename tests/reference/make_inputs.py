@@ -6,8 +6,9 @@ Runs in this project's environment only (transformers 5.x). It needs the tiny ch
     python tests/reference/make_inputs.py --checkpoint /tmp/ref_ckpt
 
 Every tensor that goes into the model is saved, with the upstream keyword names (``input_ids``, ``attention_mask``,
-``pixel_values_videos``, ``video_grid_thw``, ``second_per_grid_ts``, ``point_coords``, ...), except the SAM 2 frames:
-a ``(T, 3, 256, 256)`` float tensor per case would not fit the size budget, so the raw uint8 media are saved instead
+``video_grid_thw``, ``second_per_grid_ts``, ``point_coords``, ...), except the two big ones, the SAM 2 frames and
+``pixel_values_videos``: a ``(T, 3, 256, 256)`` float tensor per case would not fit the size budget, so the raw uint8
+media are saved instead
 and :func:`sam2_frames` rebuilds the frames (``/255`` -> antialiased bilinear resize to ``S x S`` -> ImageNet
 mean/std, what upstream's ``get_sam2_transform`` does). A strided probe and the sum of the frames are saved too, so
 a test can check that the rebuilt frames are the ones the reference numbers were computed from. Likewise

@@ -8,13 +8,13 @@ trick for dataloader workers) and applies the optional ``pipeline`` (e.g. :class
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import pickle
 from collections import OrderedDict
 from typing import Any, Iterable, Optional, Sequence
 
-import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.dataset.base_dataset import force_full_init
 
@@ -184,11 +184,21 @@ class UniPixelDataset(BaseDataset):
     @force_full_init
     def get_data_info(self, idx: int) -> Sample:
         """The annotation-level :class:`Sample` at ``idx`` (a private copy)."""
+        if idx < 0:
+            idx += len(self)
         if self.serialize_data:
             start = 0 if idx == 0 else self.data_address[idx - 1].item()
             return pickle.loads(memoryview(self.data_bytes[start:self.data_address[idx].item()]))
-        import copy
         return copy.deepcopy(self.data_list[idx])
+
+    def get_subset_(self, indices) -> None:
+        super().get_subset_(indices)
+        self.data_types = [self.get_data_info(i).group for i in range(len(self))]
+
+    def get_subset(self, indices) -> 'UniPixelDataset':
+        subset = super().get_subset(indices)
+        subset.data_types = [subset.get_data_info(i).group for i in range(len(subset))]
+        return subset
 
     def prepare_data(self, idx: int) -> Any:
         return self.pipeline(self.get_data_info(idx))

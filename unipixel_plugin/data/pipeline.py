@@ -14,7 +14,7 @@ import numpy as np
 
 from ..registry import TRANSFORMS
 from .masks import decode_object
-from .media import read_timeline, sample_frame_positions, timeline_length
+from .media import load_timeline, sample_frame_positions
 from .schema import Sample
 from .visual_prompts import sample_prompt
 
@@ -85,7 +85,7 @@ def load_sample(sample: Sample,
         max_turns: turns kept at most for multi-turn segmentation samples (upstream: 3).
         box_noise, box_noise_bound, prompt_space: box prompt noise (see :func:`.visual_prompts.sample_box`).
         on_size_mismatch: ``'resize'`` masks whose size differs from the frames (upstream) or ``'error'``.
-        num_threads: decord threads per video.
+        num_threads: decoder threads per video.
 
     Returns:
         A new :class:`Sample` with ``sampled`` ``(T,)``, ``frames`` ``(T, H, W, 3)`` uint8, ``masks``
@@ -100,11 +100,13 @@ def load_sample(sample: Sample,
     if sample.media_type == 'none':
         return sample.replace(conversation=conversation, sampled=[], kept_objects=[])
 
-    length = timeline_length(sample.media_type, sample.media, sample.frame_indices)
-    positions = sample_frame_positions(length, num_frames, sample_type, rng)
-    if sample.prompt_frame is not None:
-        positions = keep_frame(positions, sample.prompt_frame)
-    frames = read_timeline(sample.media_type, sample.media, sample.frame_indices, positions, num_threads)
+    def choose(length: int) -> list[int]:
+        positions = sample_frame_positions(length, num_frames, sample_type, rng)
+        if sample.prompt_frame is not None:
+            positions = keep_frame(positions, sample.prompt_frame)
+        return positions
+
+    positions, frames = load_timeline(sample.media_type, sample.media, sample.frame_indices, choose, num_threads)
     frame_size = frames.shape[1:3]
 
     masks = np.zeros((len(objects), len(positions), *frame_size), dtype=bool)

@@ -335,10 +335,19 @@ class UniPixelPredictor:
 
     def _run_batch(self, prepared) -> list[UniPixelResult]:
         results = []
-        for (media, text, regions, answer, _), (states, reply) in zip(prepared, self._llm_seg_states(prepared)):
+        llm = self._llm_seg_states(prepared)
+        size = self.model.config.sam2_image_size
+        sam = [sam2_frames(torch.from_numpy(np.array(p[0].frames)), size).to(self.device) for p in prepared]
+        # single images that need masks: one SAM 2 image-encoder call for all of them
+        batchable = [b for b, (p, (states, _)) in enumerate(zip(prepared, llm))
+                     if states.size(0) and sam[b].size(0) == 1 and not self.model.config.sam2_batch_mode]
+        encoded = {}
+        if len(batchable) > 1:
+            entries = self.model.sam2.encode_frames(torch.cat([sam[b] for b in batchable]))
+            encoded = {b: {0: entry} for b, entry in zip(batchable, entries)}
+        for b, ((media, text, regions, answer, _), (states, reply)) in enumerate(zip(prepared, llm)):
             self.model.seg_prompts = []
-            sam = sam2_frames(torch.from_numpy(np.array(media.frames)), self.model.config.sam2_image_size)
-            masks = self.model.decode_masks(states, sam.to(self.device), media.size)
+            masks = self.model.decode_masks(states, sam[b], media.size, features=encoded.get(b))
             results.append(UniPixelResult(reply, [m[0].numpy() for m in masks], media, text, list(media.indices),
                                           list(self.model.seg_prompts)))
         return results

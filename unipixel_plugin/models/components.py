@@ -153,7 +153,7 @@ class SAM2MaskHead(nn.Module):
 
     @torch.inference_mode()
     def decode_objects(self, hidden: torch.Tensor, frames, frame_size, batch_mode: bool = False,
-                       keep_memories: int | None = None, verbose: bool = False):
+                       keep_memories: int | None = None, verbose: bool = False, features: dict | None = None):
         """Track several objects in one pass over the frames: yield ``(frame_idx, logits (N, H, W))``.
 
         Each object is prompted on frame 0 with its own hidden tokens and tracked independently (no
@@ -170,7 +170,8 @@ class SAM2MaskHead(nn.Module):
                 for _, _, logits in self.sam2.propagate_in_video(state):
                     yield idx, logits[:, 0]
             return
-        state = self.sam2.init_state(frames, frame_size, cache_all_features=keep_memories is None)
+        state = self.sam2.init_state(frames, frame_size, cache_all_features=keep_memories is None,
+                                     features=features)
         for obj, prompt in enumerate(prompts):
             self.sam2.add_new_hidden_state(state, 0, obj, prompt[None])
         for frame_idx, _, logits in self.sam2.propagate_in_video(state, keep_memories=keep_memories,

@@ -96,13 +96,29 @@ class UniPixelSAM2(SAM2VideoPredictor):
         return self.image_encoder.trunk.patch_embed.proj.weight.dtype
 
     @torch.inference_mode()
+    def encode_frames(self, frames: torch.Tensor) -> list[tuple]:
+        """Run the image encoder on ``(B, 3, S, S)`` frames in one batch; one cache entry per frame, to seed
+        :meth:`init_state` (``features=``) of several single-image requests at the cost of one encoder call."""
+        images = frames.to(self.device, self.dtype)
+        out = self.forward_image(images)
+        entries = []
+        for i in range(images.size(0)):
+            entries.append((images[i:i + 1], {
+                'backbone_fpn': [t[i:i + 1] for t in out['backbone_fpn']],
+                'vision_pos_enc': [t[i:i + 1] for t in out['vision_pos_enc']],
+            }))
+        return entries
+
+    @torch.inference_mode()
     def init_state(self, frames: torch.Tensor | Sequence[torch.Tensor], frame_size: tuple[int, int] | None = None,
-                   offload_state_to_cpu: bool = False, cache_all_features: bool = True) -> dict:
+                   offload_state_to_cpu: bool = False, cache_all_features: bool = True,
+                   features: dict | None = None) -> dict:
         """Start a tracking session on frames that are already resized and normalised for SAM 2.
 
         Args:
             frames: ``(T, 3, S, S)`` tensor, or any sequence of ``(3, S, S)`` tensors with ``len()`` (a lazy
                 decoder for long videos), with ``S = image_size``.
+            features: ``{frame_idx: entry}`` from :meth:`encode_frames`, already-encoded frames.
             frame_size: original ``(H, W)``: masks are returned at this size. Defaults to ``(S, S)``.
             offload_state_to_cpu: keep per-frame memories on the CPU.
             cache_all_features: keep the image features of every visited frame (fast when several objects are
@@ -125,7 +141,7 @@ class UniPixelSAM2(SAM2VideoPredictor):
             'storage_device': storage,
             'point_inputs_per_obj': {},
             'mask_inputs_per_obj': {},
-            'cached_features': {},
+            'cached_features': dict(features or {}),
             'cache_all_features': cache_all_features,
             'constants': {},
             'obj_id_to_idx': {},

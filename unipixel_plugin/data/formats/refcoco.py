@@ -60,7 +60,8 @@ class RefCOCODatasetBase(UniPixelDataset):
 
     @classmethod
     def files(cls) -> list[str]:
-        return [f'{cls.ANNO_ROOT}/{cls.DATASET}/refs({cls.SPLIT_BY}).p', f'{cls.ANNO_ROOT}/{cls.DATASET}/instances.json']
+        folder = f'{cls.ANNO_ROOT}/{cls.DATASET}'
+        return [f'{folder}/refs({cls.SPLIT_BY}).p', f'{folder}/instances.json']
 
     @property
     def group_by_image(self) -> bool:
