@@ -91,32 +91,34 @@ def bench_batch(ckpt, repeat):
         images.append(img)
     queries = ['red square'] * 8
 
-    def loop():
-        return [predictor.segment(img, q) for img, q in zip(images, queries)]
+    for label, answer in (('greedy, 8 new tokens', None), ('teacher-forced "Sure, it is <|seg|>."', 'Sure, it is <|seg|>.')):
+        def loop():
+            return [predictor.segment(img, q, answer=answer) for img, q in zip(images, queries)]
 
-    def batched():
-        return predictor.segment_batch(images, queries, batch_size=8)
+        def batched():
+            return predictor.segment_batch(images, queries, batch_size=8, answer=answer)
 
-    loop(), batched()  # warm-up
-    t_loop, t_batch = [], []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        single = loop()
-        t_loop.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        batch = batched()
-        t_batch.append(time.perf_counter() - start)
-    same_text = all(a.text == b.text for a, b in zip(single, batch))
-    same_count = all(len(a.masks) == len(b.masks) for a, b in zip(single, batch))
-    diff = max([float((ma != mb).mean()) for a, b in zip(single, batch) for ma, mb in zip(a.masks, b.masks)] or [0])
-    masks = sum(len(a.masks) for a in single)
-    print(f'\n2. batched throughput, 8 images (greedy, 8 new tokens; {masks} masks decoded), torch threads '
-          f'{torch.get_num_threads()}')
-    print(f'loop of 8 single calls: {statistics.median(t_loop):.3f} s   segment_batch(8): '
-          f'{statistics.median(t_batch):.3f} s   speed-up {statistics.median(t_loop) / statistics.median(t_batch):.2f}x'
-          f' (target >= 1.5x)')
-    print(f'identical answers: {same_text}; same mask count: {same_count}; largest share of differing mask pixels '
-          f'{diff:.2e}')
+        loop(), batched()  # warm-up
+        t_loop, t_batch = [], []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            single = loop()
+            t_loop.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            batch = batched()
+            t_batch.append(time.perf_counter() - start)
+        same_text = all(a.text == b.text for a, b in zip(single, batch))
+        same_count = all(len(a.masks) == len(b.masks) for a, b in zip(single, batch))
+        diff = max([float((ma != mb).mean()) for a, b in zip(single, batch) for ma, mb in zip(a.masks, b.masks)]
+                   or [0])
+        masks = sum(len(a.masks) for a in single)
+        print(f'\n2. batched throughput, 8 images ({label}; {masks} masks decoded), torch threads '
+              f'{torch.get_num_threads()}')
+        print(f'loop of 8 single calls: {statistics.median(t_loop):.3f} s   segment_batch(8): '
+              f'{statistics.median(t_batch):.3f} s   speed-up '
+              f'{statistics.median(t_loop) / statistics.median(t_batch):.2f}x (target >= 1.5x)')
+        print(f'identical answers: {same_text}; same mask count: {same_count}; largest share of differing mask '
+              f'pixels {diff:.2e}')
 
 
 def main():

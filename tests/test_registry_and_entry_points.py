@@ -65,3 +65,28 @@ def test_lmms_eval_entry_point_resolves_to_the_adapter():
 
 
 import importlib  # noqa: E402
+
+
+@pytest.mark.slow
+def test_lmms_eval_adapter_answers_a_chat_request(tiny_ckpt):
+    from lmms_eval.api.instance import Instance
+    from PIL import Image
+
+    from unipixel_plugin.evaluation.lmms_model import UniPixelLMM
+    model = UniPixelLMM(pretrained=str(tiny_ckpt), device='cpu', max_new_tokens=3, min_pixels=56 * 56,
+                        max_pixels=112 * 112)
+    doc = {'image': Image.new('RGB', (90, 60), (200, 30, 30)), 'question': 'What colour is it?'}
+    model.task_dict = {'toy': {'test': [doc]}}
+
+    def to_messages(d):
+        return [{'role': 'user', 'content': [{'type': 'image', 'url': d['image']},
+                                             {'type': 'text', 'text': d['question']}]}]
+    request = Instance(request_type='generate_until', arguments=('', to_messages, {'max_new_tokens': 2}, 0, 'toy',
+                                                                  'test'), idx=0,
+                       metadata={'task': 'toy', 'doc_id': 0, 'repeats': 1})
+    [answer] = model.generate_until([request])
+    assert isinstance(answer, str)
+    ids = model.predictor.processor.tokenizer(answer, add_special_tokens=False)['input_ids']
+    assert 0 < len(ids) <= 6  # two generated tokens (a byte-level token may decode to a few characters)
+    with pytest.raises(NotImplementedError, match='generation'):
+        model.loglikelihood([request])

@@ -59,6 +59,7 @@ class UniPixelLMM(lmms):
         return media, '\n'.join(texts)
 
     def generate_until(self, requests: list[Instance]) -> list[str]:
+        from unipixel_plugin.inference import Request, RequestError
         outputs = []
         for request in tqdm(requests, desc='UniPixel', disable=self.rank != 0):
             _, doc_to_messages, gen_kwargs, doc_id, task, split = request.args
@@ -67,9 +68,11 @@ class UniPixelLMM(lmms):
             old = self.predictor.max_new_tokens
             self.predictor.max_new_tokens = int(gen_kwargs.get('max_new_tokens', old))
             try:
-                result = self.predictor._run(media, text)
+                result = self.predictor.run([Request(media, text)])[0]
             finally:
                 self.predictor.max_new_tokens = old
+            if isinstance(result, RequestError):
+                raise result.exception
             if result.masks:
                 record = result.to_record()
                 outputs.append(json.dumps({'answer': result.text, 'masks': [o['rle'] for o in record['objects']],
