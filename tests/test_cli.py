@@ -89,3 +89,10 @@ def test_tasks_path_points_at_the_installed_task_folder():
 
 
 del shutil
+
+
+def test_data_check_is_wired_into_the_command(tmp_path):
+    out = unipixel('data', 'check', str(tmp_path), '--json', str(tmp_path / 'report.json'))
+    assert out.returncode == 0, out.stderr
+    assert '[absent]' in out.stdout and 'mevis' in out.stdout
+    assert (tmp_path / 'report.json').exists()

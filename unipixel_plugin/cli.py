@@ -221,8 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     except ImportError:  # data tooling not installed in this build
         add_data_cli = None
     if add_data_cli is not None:
-        data = sub.add_parser('data', help='dataset tooling')
-        add_data_cli(data.add_subparsers(dest='data_command', required=True))
+        add_data_cli(sub)  # `unipixel data check ROOT ...`
     return parser
 
 
