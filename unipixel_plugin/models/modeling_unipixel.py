@@ -9,8 +9,6 @@ conversion, ``mm_token_type_ids`` for M-RoPE, the first-iteration test in genera
 """
 from __future__ import annotations
 
-import logging
-
 import torch
 from transformers import Qwen2_5_VLForConditionalGeneration
 from transformers.conversion_mapping import get_checkpoint_conversion_mapping, register_checkpoint_conversion_mapping
@@ -21,11 +19,8 @@ from unipixel_plugin.models.components import (MaskFeatureProjector, SAM2MaskHea
 from unipixel_plugin.models.configuration_unipixel import PixelQwen2_5_VLConfig
 from unipixel_plugin.registry import MODELS
 
-logger = logging.getLogger(__name__)
-
 # Extra generate()/forward() inputs of UniPixel. They must be named parameters (transformers validates them).
 UNIPIXEL_INPUTS = ('frames', 'frame_size', 'point_coords', 'point_labels', 'point_frames', 'refer_mask')
-PROMPT_INPUTS = ('point_coords', 'point_labels', 'point_frames', 'refer_mask')
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -93,12 +88,10 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
         self.post_init()
 
     def _capture(self, key):
+        # the merger-MLP input (for <|mem|>) and the last layer's output before the norm (for <|seg|>)
         def hook(module, args):
-            if self._capture_enabled:
-                self._captured[key] = args[0]
+            self._captured[key] = args[0]
         return hook
-
-    _capture_enabled = True
 
     # ------------------------------------------------------------------ loading
     @classmethod
