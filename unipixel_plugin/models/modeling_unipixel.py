@@ -93,6 +93,12 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
             self._captured[key] = args[0]
         return hook
 
+    @property
+    def pre_norm_states(self) -> torch.Tensor | None:
+        """``(B, L, llm_dim)``: the last decoder layer's output before the final norm, from the latest forward
+        (what ``seg_head`` reads at the positions that predict ``<|seg|>``)."""
+        return self._captured.get('pre_norm')
+
     # ------------------------------------------------------------------ loading
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, strict: bool = True, **kwargs):

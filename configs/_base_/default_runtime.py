@@ -1,0 +1,28 @@
+# Runtime shared by every UniPixel config: scope, hooks, logging, checkpoints, HF export at the end.
+default_scope = 'unipixel_plugin'
+# registers UniPixelModel, its data preprocessor, hooks and the toy dataset before anything is built
+custom_imports = dict(imports=['unipixel_plugin.engine', 'unipixel_plugin.data'], allow_failed_imports=False)
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=10, log_metric_by_epoch=False),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    # upstream saves every 500 (stages 1-2) / 1000 (stage 3) optimizer steps; checkpoints hold trainable weights only
+    checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+)
+# writes <work_dir>/hf_model (from_pretrained-able, LoRA merged) when training ends
+custom_hooks = [dict(type='HFExportHook', out_dir='hf_model')]
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'),
+)
+log_processor = dict(by_epoch=False, window_size=10)
+log_level = 'INFO'
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
+randomness = dict(seed=42)
+load_from = None
+resume = False

@@ -1,0 +1,8 @@
+# A few optimizer steps on CPU: enough to see the losses move and to exercise checkpoints, resume and export.
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=6, val_interval=1000)
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.0),
+                     clip_grad=dict(max_norm=1.0))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=2),
+    dict(type='CosineAnnealingLR', eta_min=0.0, by_epoch=False, begin=2, end=6),
+]

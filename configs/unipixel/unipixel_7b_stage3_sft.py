@@ -1,0 +1,5 @@
+# UniPixel-7B stage 3: the 3B recipe on Qwen2.5-VL-7B-Instruct with ZeRO-2 CPU offload (upstream zero2_offload.json).
+_base_ = ['./unipixel_3b_stage3_sft.py']
+model = dict(base_model=dict(path='{{$UNIPIXEL_QWEN_7B:unset-UNIPIXEL_QWEN_7B}}'))
+strategy = dict(zero_optimization=dict(offload_optimizer=dict(device='cpu', pin_memory=True),
+                                       offload_param=dict(device='cpu', pin_memory=True)))
