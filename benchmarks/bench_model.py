@@ -27,14 +27,14 @@ class PartTimer:
         for name, module in parts.items():
             module.register_forward_pre_hook(self._pre(name))
             module.register_forward_hook(self._post(name))
-        head = model.mask_head
-        original = head.decode
+        original = model.decode_masks
 
         def timed_decode(*args, **kwargs):
             start = time.perf_counter()
-            yield from original(*args, **kwargs)
+            out = original(*args, **kwargs)
             self.totals['SAM 2'] += time.perf_counter() - start
-        head.decode = timed_decode
+            return out
+        model.decode_masks = timed_decode
 
     def _pre(self, name):
         def hook(*_):
@@ -99,7 +99,8 @@ def main():
 
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, tiny model '
           f'(LLM 2x64, ViT 2x32, SAM 2 Hiera-T @ {predictor.model.config.sam2_image_size})')
-    print(f'{"request":40s} {"s/request":>10s} {"ViT":>7s} {"LLM":>7s} {"SAM 2":>7s} {"other":>7s}')
+    print(f'{"request":40s} {"s/request":>10s} {"ViT":>7s} {"LLM":>7s} {"SAM 2":>7s} {"other":>7s}'
+          '   (other: media decoding, resizing, tokenising, sampling)')
     for name, (median, parts) in rows.items():
         other = max(median - sum(parts.values()), 0.0)
         shares = [parts['ViT'], parts['LLM'], parts['SAM 2'], other]
