@@ -52,6 +52,7 @@ def test_segment_video_writes_gif_and_per_frame_masks(tiny_ckpt, tmp_path):
     writer.release()
     out = unipixel('segment', str(video), 'red square', '--checkpoint', str(tiny_ckpt), '--answer',
                    'Sure, it is <|seg|>.', '--output', str(tmp_path / 'out'), '--sample-frames', '4')
+    assert 'SAM 2 propagation' in out.stderr  # progress bar over the video frames
     assert out.returncode == 0, out.stderr
     files = sorted(p.name for p in (tmp_path / 'out').iterdir())
     assert 'clip_overlay.gif' in files and len([f for f in files if f.startswith('clip_obj0_frame')]) == 4
@@ -96,3 +97,16 @@ def test_data_check_is_wired_into_the_command(tmp_path):
     assert out.returncode == 0, out.stderr
     assert '[absent]' in out.stdout and 'mevis' in out.stdout
     assert (tmp_path / 'report.json').exists()
+
+
+def test_video_overlay_as_mp4(tiny_ckpt, tmp_path):
+    frames = tmp_path / 'frames'
+    frames.mkdir()
+    for t in range(4):
+        Image.fromarray(np.full((60, 90, 3), 30 * t, np.uint8)).save(frames / f'{t:05d}.jpg')
+    out = unipixel('segment', str(frames), 'dark frame', '--checkpoint', str(tiny_ckpt), '--answer', 'It is <|seg|>.',
+                   '--video-format', 'mp4', '--quiet', '--output', str(tmp_path / 'out'))
+    assert out.returncode == 0, out.stderr
+    assert 'SAM 2 propagation' not in out.stderr
+    video = cv2.VideoCapture(str(tmp_path / 'out' / 'frames_overlay.mp4'))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 4

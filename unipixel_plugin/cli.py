@@ -40,10 +40,10 @@ def _load_predictor(args):
         extra = dict(min_pixels=56 * 56, max_pixels=112 * 112)
     return UniPixelPredictor.from_pretrained(checkpoint, device=args.device, dtype=args.dtype,
                                              sample_frames=args.sample_frames, max_new_tokens=args.max_new_tokens,
-                                             **extra), args.checkpoint is None
+                                             progress=not args.quiet, **extra), args.checkpoint is None
 
 
-def write_outputs(result, out_dir: Path, caption: str, fps: float = 5.0) -> dict:
+def write_outputs(result, out_dir: Path, caption: str, fps: float = 5.0, video_format: str = 'gif') -> dict:
     """Overlay picture/video, per-object PNG masks and a JSON record (masks as COCO RLE)."""
     from unipixel_plugin.masks_io import save_mask_png
     from unipixel_plugin.visualization import overlay, save_frames
@@ -52,7 +52,7 @@ def write_outputs(result, out_dir: Path, caption: str, fps: float = 5.0) -> dict
     pictures = [overlay(frame, [m[t] for m in result.masks], caption=caption,
                         labels=[f'[{i}]' for i in range(len(result.masks))])
                 for t, frame in enumerate(result.media.frames)]
-    ext = '.png' if len(pictures) == 1 else '.gif'
+    ext = '.png' if len(pictures) == 1 else f'.{video_format}'
     picture = save_frames(str(out_dir / f'{stem}_overlay{ext}'), pictures, fps=fps)
     for i, obj in enumerate(result.masks):
         for t, frame_idx in enumerate(result.frame_indices):
@@ -130,7 +130,7 @@ def cmd_segment(args) -> int:
         answer = 'Sure, it is <|seg|>.'
     result = predictor.segment(media, query, answer=answer)
     caption = f'{DEMO_NOTE}: ' + result.text if demo else result.text
-    record = write_outputs(result, Path(args.output), caption)
+    record = write_outputs(result, Path(args.output), caption, video_format=args.video_format)
     print(f'answer : {result.text!r}')
     print(f'objects: {len(result.masks)} mask track(s) over {len(result.frame_indices)} frame(s)')
     print(f'overlay: {record["overlay"]}')
@@ -163,7 +163,7 @@ def cmd_ask(args) -> int:
     result = predictor.ask(args.media, args.question, regions, masks=masks, mask_frame=args.frame,
                            answer=args.answer)
     caption = f'{DEMO_NOTE}: ' + result.text if demo else result.text
-    write_outputs(result, Path(args.output), caption)
+    write_outputs(result, Path(args.output), caption, video_format=args.video_format)
     print(f'answer : {result.text!r}')
     return 0
 
@@ -192,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument('--dtype', default='auto', help='auto (fp32 on CPU, checkpoint dtype on GPU), bf16, fp32')
         p.add_argument('--sample-frames', type=int, default=16, help='video frames the model sees (upstream: 16)')
         p.add_argument('--max-new-tokens', type=int, default=64)
+        p.add_argument('--video-format', choices=('gif', 'mp4'), default='gif', help='overlay format for videos')
+        p.add_argument('--quiet', action='store_true', help='no progress bars')
 
     p = sub.add_parser('segment', help='segment an image or video from a sentence')
     p.add_argument('media', nargs='?', help='image, video or frame folder (default: bundled sample)')

@@ -104,16 +104,18 @@ class UniPixelPredictor:
         sample_frames: frames of a video the LLM sees (upstream: 16, uniformly sampled).
         min_pixels / max_pixels: LLM frame-size bounds (upstream's defaults when None).
         max_new_tokens: generation budget per request.
+        progress: show progress bars (batches, SAM 2 tracking through video frames).
     """
 
     def __init__(self, model, processor, sample_frames: int = 16, min_pixels: int | None = None,
-                 max_pixels: int | None = None, max_new_tokens: int = 128):
+                 max_pixels: int | None = None, max_new_tokens: int = 128, progress: bool = False):
         from unipixel_plugin.processing import MIN_PIXELS
         self.model = model.eval()
         self.processor = processor
         self.sample_frames = sample_frames
         self.inputs = UniPixelInputs(processor, model.config.sam2_image_size, min_pixels or MIN_PIXELS, max_pixels)
         self.max_new_tokens = max_new_tokens
+        self.progress = progress
 
     @classmethod
     def from_pretrained(cls, checkpoint: str, device: str | None = 'auto', dtype='auto',
@@ -166,7 +168,7 @@ class UniPixelPredictor:
         return self.run(requests, sample_frames, batch_size, segment=True)
 
     def run(self, requests: Sequence[Request], sample_frames: int | None = None, batch_size: int = 8,
-            segment: bool = False, progress: bool = False) -> list:
+            segment: bool = False, progress: bool | None = None) -> list:
         """Run requests ``batch_size`` at a time. Returns, in order, a :class:`UniPixelResult` per request or a
         :class:`RequestError` for one that could not be loaded or prompted (the rest still run)."""
         results: list = [None] * len(requests)
@@ -180,7 +182,7 @@ class UniPixelPredictor:
                 results[i] = RequestError(str(source), str(err), err)
         chunks = [ready[k:k + batch_size] for k in range(0, len(ready), batch_size)]
         iterator = chunks
-        if progress:
+        if (self.progress if progress is None else progress) and len(chunks) > 1:
             from tqdm import tqdm
             iterator = tqdm(chunks, desc='UniPixel', unit='batch')
         for chunk in iterator:
@@ -189,7 +191,8 @@ class UniPixelPredictor:
         return results
 
     def segment_stream(self, video: str, query: str, sample_frames: int | None = None, answer: str | None = None,
-                       keep_memories: int = 16, progress: bool = False) -> Iterator[tuple[int, np.ndarray, str]]:
+                       keep_memories: int = 16, progress: bool | None = None
+                       ) -> Iterator[tuple[int, np.ndarray, str]]:
         """Segment a long video: yield ``(frame_idx, masks (N, H, W) bool, answer)`` for EVERY frame, in order.
 
         The LLM sees ``sample_frames`` uniformly sampled frames (upstream's 16); SAM 2 decodes all frames, read from
@@ -206,7 +209,7 @@ class UniPixelPredictor:
             logger.info('the answer has no <|seg|>: nothing to track (%r)', text)
             return
         frames = self.model.mask_head.decode_objects(states, lazy, media.size, keep_memories=keep_memories,
-                                                     verbose=progress)
+                                                     verbose=self.progress if progress is None else progress)
         for frame_idx, logits in frames:
             yield frame_idx, (logits > 0).cpu().numpy(), text
 
@@ -347,7 +350,8 @@ class UniPixelPredictor:
             encoded = {b: {0: entry} for b, entry in zip(batchable, entries)}
         for b, ((media, text, regions, answer, _), (states, reply)) in enumerate(zip(prepared, llm)):
             self.model.seg_prompts = []
-            masks = self.model.decode_masks(states, sam[b], media.size, features=encoded.get(b))
+            masks = self.model.decode_masks(states, sam[b], media.size, features=encoded.get(b),
+                                            verbose=self.progress and sam[b].size(0) > 1)
             results.append(UniPixelResult(reply, [m[0].numpy() for m in masks], media, text, list(media.indices),
                                           list(self.model.seg_prompts)))
         return results

@@ -333,7 +333,7 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
         self.seg.extend(self.decode_masks(hidden, frames[0], frame_size[0]))
 
     def decode_masks(self, hidden: torch.Tensor, frames, frame_size, keep_memories: int | None = None,
-                     features: dict | None = None) -> list[torch.Tensor]:
+                     features: dict | None = None, verbose: bool = False) -> list[torch.Tensor]:
         """Masks for ``hidden`` ``(N, llm_dim)`` seg states: a list of N ``(1, T, H, W)`` bool (upstream's ``seg``).
 
         Also records each object's SAM 2 prompt in ``self.seg_prompts``.
@@ -345,7 +345,8 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
         masks = torch.zeros(hidden.size(0), len(frames), height, width, dtype=torch.bool)
         for idx, logits in self.mask_head.decode_objects(hidden, frames, (height, width),
                                                          batch_mode=self.config.sam2_batch_mode,
-                                                         keep_memories=keep_memories, features=features):
+                                                         keep_memories=keep_memories, features=features,
+                                                         verbose=verbose):
             masks[:, idx] = (logits > 0).cpu()
         return [m[None] for m in masks]
 
