@@ -190,7 +190,7 @@ class UniPixelInputs:
         return self.processor.apply_chat_template(messages, add_generation_prompt=add_generation_prompt,
                                                   tokenize=False)
 
-    def __call__(self, frames: torch.Tensor, text: str | Sequence[str], sam_frames=None, response=None,
+    def __call__(self, frames: torch.Tensor, text: str, sam_frames=None, response=None,
                  suffix: str = '') -> dict:
         """
         Args:
@@ -202,17 +202,10 @@ class UniPixelInputs:
             dict with ``input_ids``, ``attention_mask``, ``pixel_values_videos``, ``video_grid_thw``,
             ``second_per_grid_ts``, ``mm_token_type_ids``, ``frames`` and ``frame_size`` (lists of one).
         """
-        images = llm_frames(frames, self.min_pixels, self.max_pixels)
-        prompt = self.render(text, response) + suffix
-        data = self.processor(text=[prompt], videos=[images], return_tensors='pt', do_resize=False,
-                              video_metadata=[{'fps': 2.0, 'total_num_frames': len(images)}],
-                              cap_pixels_per_frame=False)
-        data = dict(data)
-        data['second_per_grid_ts'] = torch.ones(1)  # 2 frames per temporal patch at 2 fps
+        data = self.batch([frames], [text], [response], [suffix])
         if sam_frames is None:
             sam_frames = sam2_frames(frames, self.sam2_image_size)
         data['frames'] = [sam_frames]
-        data['frame_size'] = [torch.Size(frames.shape[1:3])]
         return data
 
     def grid_for(self, frames: torch.Tensor, patch_size: int = 14) -> torch.Tensor:
@@ -222,18 +215,23 @@ class UniPixelInputs:
         h, w = smart_resize(frames.shape[1], frames.shape[2], min_pixels=self.min_pixels, max_pixels=max_pixels)
         return torch.tensor([[count // 2, h // patch_size, w // patch_size]])
 
-    def batch(self, frames_list: Sequence[torch.Tensor], texts: Sequence[str], responses=None) -> dict:
-        """Several requests in one left-padded batch (for ``generate``); SAM 2 frames stay per sample."""
+    def batch(self, frames_list: Sequence[torch.Tensor], texts: Sequence[str], responses=None,
+              suffixes=None) -> dict:
+        """Several requests in one left-padded batch (for ``generate``); SAM 2 frames stay per sample.
+
+        Returns the model inputs of :meth:`__call__` except ``frames`` (SAM 2 frames are made per request).
+        """
         if len(frames_list) != len(texts):
             raise ValueError(f'{len(frames_list)} media for {len(texts)} texts')
         responses = responses or [None] * len(texts)
+        suffixes = suffixes or [''] * len(texts)
         videos = [llm_frames(f, self.min_pixels, self.max_pixels) for f in frames_list]
-        prompts = [self.render(t, r) for t, r in zip(texts, responses)]
+        prompts = [self.render(t, r) + s for t, r, s in zip(texts, responses, suffixes)]
         data = self.processor(text=prompts, videos=videos, return_tensors='pt', do_resize=False, padding=True,
                               padding_side='left', cap_pixels_per_frame=False,
                               video_metadata=[{'fps': 2.0, 'total_num_frames': len(v)} for v in videos])
         data = dict(data)
-        data['second_per_grid_ts'] = torch.ones(len(texts))
+        data['second_per_grid_ts'] = torch.ones(len(texts))  # 2 frames per temporal patch at 2 fps
         data['frame_size'] = [torch.Size(f.shape[1:3]) for f in frames_list]
         return data
 
