@@ -158,3 +158,18 @@ def test_mask_prompts_become_mem_objects(predictor):
         predictor.ask(frames, 'What?', masks=[np.ones((10, 10), bool)])
     with pytest.raises(ValueError, match='mask 0 is empty'):
         predictor.ask(frames, 'What?', masks=[np.zeros((60, 90), bool)])
+
+
+def test_pixelqa_two_passes_with_upstream_prompts(predictor):
+    frames = np.stack([scene(t) for t in range(4)])
+    conv = Conversation(predictor, frames)
+    ids = conv.localize('What is [0] doing to [1]?', [PromptObject(point=(20, 20)), PromptObject(point=(65, 40))],
+                        options=['(A) pushing', '(B) chasing'])
+    assert ids == [0, 1]
+    first = conv.history[-1].prompt
+    assert first == ('What is [0] <|ref|> doing to [1] <|ref|>?\nOptions:\n(A) pushing\n(B) chasing. '
+                     'Please localize the relevant objects with IDs.')
+    assert conv.history[-1].text == '[0] <|seg|> [1] <|seg|>'
+    result = conv.ask('What is [0] doing to [1]?', objects=[0, 1], options=['(A) pushing', '(B) chasing'])
+    assert result.prompt.endswith('(B) chasing\nPlease only give the best option.')
+    assert result.prompt.count('<|mem|>') >= 2

@@ -264,3 +264,9 @@ def test_generate_with_ref_and_mem_prompts_encodes_once_and_matches_forward(tiny
     assert len(calls) == 1
     first = run(tiny_model, data).logits[0, -1].argmax()
     assert int(ids[0, data['input_ids'].shape[1]]) == int(first)
+
+
+def test_generation_prompt_can_start_the_answer(build_inputs, tiny_processor, image_frames):
+    data = build_inputs(image_frames, 'Which one?', suffix='The best option is (')
+    text = tiny_processor.decode(data['input_ids'][0])
+    assert text.endswith('<|im_start|>assistant\nThe best option is (')

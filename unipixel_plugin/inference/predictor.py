@@ -74,6 +74,18 @@ class Request:
     refer_mask: torch.Tensor | None = None
     masks: Sequence = ()  # (H, W) bool masks on frame `mask_frame`, given to the model as <|mem|> objects
     mask_frame: int = 0
+    answer_prefix: str = ''  # generation starts after this text (upstream PixelQA: "The best option is (")
+
+
+@dataclass
+class _Prepared:
+    """A request after loading and validation."""
+    media: Media
+    text: str
+    regions: list
+    answer: str | None
+    refer_mask: torch.Tensor | None
+    answer_prefix: str = ''
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -204,7 +216,7 @@ class UniPixelPredictor:
         read, total = frame_reader(video)
         lazy = LazySAM2Frames(read, total, self.model.config.sam2_image_size)
         prompt = self._segment_prompt(query, media)
-        states, text = self._llm_seg_states([(media, prompt, (), answer, None)])[0]
+        states, text = self._llm_seg_states([_Prepared(media, prompt, [], answer, None)])[0]
         if states.size(0) == 0:
             logger.info('the answer has no <|seg|>: nothing to track (%r)', text)
             return
@@ -250,7 +262,7 @@ class UniPixelPredictor:
         if refer_mask is not None and text.count('<|mem|>') != int(refer_mask.flatten(2).any(-1).sum()):
             raise ValueError(f'{media.source}: the text has {text.count("<|mem|>")} <|mem|> tokens but the masks '
                              f'cover {int(refer_mask.flatten(2).any(-1).sum())} (object, frame pair) regions')
-        return media, text, regions, req.answer, refer_mask
+        return _Prepared(media, text, regions, req.answer, refer_mask, req.answer_prefix)
 
     def _mask_prompts(self, masks, frame: int, media: Media, first_id: int = 0):
         from unipixel_plugin.processing import mem_prompt_prefix, refer_mask_from_masks
@@ -275,25 +287,27 @@ class UniPixelPredictor:
         """Run the LLM on a batch; return per request the ``(N, llm_dim)`` states that predict ``<|seg|>`` and the
         answer text. Teacher-forced requests (an ``answer``) run one forward; the others generate greedily."""
         model, device = self.model, self.device
-        teacher = [p[3] is not None for p in prepared]
+        teacher = [p.answer is not None for p in prepared]
         if any(teacher) and not all(teacher):
             raise ValueError('a batch mixes teacher-forced and generated requests; run them separately')
-        frames = [torch.from_numpy(np.array(p[0].frames)) for p in prepared]
-        data = self.inputs.batch(frames, [p[1] for p in prepared], [p[3] for p in prepared] if teacher[0] else None)
+        frames = [torch.from_numpy(np.array(p.media.frames)) for p in prepared]
+        data = self.inputs.batch(frames, [p.text for p in prepared], [p.answer for p in prepared] if teacher[0]
+                                 else None, [p.answer_prefix for p in prepared])
         batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.items() if k != 'frame_size'}
         size = model.config.sam2_image_size
-        if any(p[2] for p in prepared):
+        if any(p.regions for p in prepared):
             coords, labels, pframes = [], [], []
-            for media, _, regions, _, _ in prepared:
+            for p in prepared:
+                media, regions = p.media, p.regions
                 c, lab, f = prompt_tensors(regions, media.size, size, len(media.frames), media.source) if regions \
                     else ([], [], [torch.zeros(0, dtype=torch.long)])
                 coords.append([t.to(device) for t in c])
                 labels.append([t.to(device) for t in lab])
                 pframes.append([t.to(device) for t in f])
             batch.update(point_coords=coords, point_labels=labels, point_frames=pframes)
-        if any(p[4] is not None for p in prepared):
+        if any(p.refer_mask is not None for p in prepared):
             grids = data['video_grid_thw']
-            batch['refer_mask'] = [(p[4] if p[4] is not None else
+            batch['refer_mask'] = [(p.refer_mask if p.refer_mask is not None else
                                     torch.zeros(int(g[0]), 0, int(g[1]) // 2, int(g[2]) // 2, dtype=torch.bool)
                                     ).to(device) for p, g in zip(prepared, grids)]
         model.seg_state_collector = []
@@ -322,7 +336,7 @@ class UniPixelPredictor:
                 rows += [lasts[k][b][None] for k in steps]
                 text = self._decode_text(new[b])
             else:
-                text = p[3]
+                text = p.answer
             out.append((torch.cat(rows), text))
         return out
 
@@ -340,7 +354,7 @@ class UniPixelPredictor:
         results = []
         llm = self._llm_seg_states(prepared)
         size = self.model.config.sam2_image_size
-        sam = [sam2_frames(torch.from_numpy(np.array(p[0].frames)), size).to(self.device) for p in prepared]
+        sam = [sam2_frames(torch.from_numpy(np.array(p.media.frames)), size).to(self.device) for p in prepared]
         # single images that need masks: one SAM 2 image-encoder call for all of them
         batchable = [b for b, (p, (states, _)) in enumerate(zip(prepared, llm))
                      if states.size(0) and sam[b].size(0) == 1 and not self.model.config.sam2_batch_mode]
@@ -348,11 +362,12 @@ class UniPixelPredictor:
         if len(batchable) > 1:
             entries = self.model.sam2.encode_frames(torch.cat([sam[b] for b in batchable]))
             encoded = {b: {0: entry} for b, entry in zip(batchable, entries)}
-        for b, ((media, text, regions, answer, _), (states, reply)) in enumerate(zip(prepared, llm)):
+        for b, (p, (states, reply)) in enumerate(zip(prepared, llm)):
+            media = p.media
             self.model.seg_prompts = []
             masks = self.model.decode_masks(states, sam[b], media.size, features=encoded.get(b),
                                             verbose=self.progress and sam[b].size(0) > 1)
-            results.append(UniPixelResult(reply, [m[0].numpy() for m in masks], media, text, list(media.indices),
+            results.append(UniPixelResult(reply, [m[0].numpy() for m in masks], media, p.text, list(media.indices),
                                           list(self.model.seg_prompts)))
         return results
 

@@ -42,25 +42,37 @@ class Conversation:
         return self._remember(result, labels=[query] * len(result.masks))
 
     def localize(self, question: str, regions: Sequence[PromptObject], options: Sequence[str] = ()) -> list[int]:
-        """PixelQA pass 1: objects given as points/boxes are answered with ``[id] <|seg|>``; their masks are stored
-        under the ids ``0..len(regions)-1`` offset by the objects already known."""
+        """PixelQA pass 1: objects given as points/boxes are answered with ``[id] <|seg|>`` and their masks stored.
+
+        The regions get the next free ids; ``[k]`` in the question (k = 0, 1, ... in region order) names region k.
+        The prompt is upstream's: the question with ``[id] <|ref|>`` at each region's first mention, the options,
+        then "Please localize the relevant objects with IDs.".
+        """
         first = max(self.bank.ids) + 1 if len(self.bank) else 0
         ids = list(range(first, first + len(regions)))
-        text = question
+        text = question.strip()
+        for k, oid in enumerate(ids):
+            mention = f'[{k}]'
+            if mention in text:
+                head, _, tail = text.partition(mention)
+                text = f'{head}[{oid}] <|ref|>{tail.replace(mention, f"[{oid}]")}'
+            else:
+                text = f'[{oid}] <|ref|> {text}'
         if options:
             text += '\nOptions:\n' + '\n'.join(options)
-        text += '\nPlease localize the relevant objects with IDs.'
-        objects = ' '.join(f'[{i}] <|ref|>' for i in ids)
-        text = f'{objects}\n{text}'
+        text = f'{text}. Please localize the relevant objects with IDs.'
         answer = ' '.join(f'[{i}] <|seg|>' for i in ids)
         result = self.predictor.run([Request(self.media, text, tuple(regions), answer)])[0]
         if not isinstance(result, UniPixelResult):
             raise result.exception
         return self._remember(result, ids=ids)
 
-    def ask(self, question: str, objects: Sequence[int] = ()) -> UniPixelResult:
+    def ask(self, question: str, objects: Sequence[int] = (), options: Sequence[str] = (),
+            answer_prefix: str = '') -> UniPixelResult:
         """Answer ``question``; ``objects`` (ids in the bank, named ``[id]`` in the question) are given to the
-        model as ``<|mem|>`` tokens (memory pre-filling)."""
+        model as ``<|mem|>`` tokens (memory pre-filling). With ``options`` this is PixelQA pass 2 as upstream
+        runs it: the options, "Please only give the best option." and generation after "The best option is (".
+        """
         refer = None
         text = question
         if objects:
@@ -68,7 +80,10 @@ class Conversation:
             grid = self.predictor.inputs.grid_for(frames)
             prefix, refer = self.bank.inputs(objects, grid, num_frames=len(self.media.frames))
             text = prefix + question
-        result = self.predictor.run([Request(self.media, text, refer_mask=refer)])[0]
+        if options:
+            text += '\nOptions:\n' + '\n'.join(options) + '\nPlease only give the best option.'
+            answer_prefix = answer_prefix or 'The best option is ('
+        result = self.predictor.run([Request(self.media, text, refer_mask=refer, answer_prefix=answer_prefix)])[0]
         if not isinstance(result, UniPixelResult):
             raise result.exception
         self._remember(result)
