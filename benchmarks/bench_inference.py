@@ -77,11 +77,12 @@ def bench_memory(ckpt, lengths):
           f'(target <= 1.5); growth ratio {(large["peak_mb"] - large["base_mb"]) / max(small["peak_mb"] - small["base_mb"], 1):.2f}')
 
 
-def bench_batch(ckpt, repeat):
+def bench_batch(ckpt, repeat, device='cpu'):
     import torch
     from unipixel_plugin.inference import UniPixelPredictor
-    predictor = UniPixelPredictor.from_pretrained(ckpt, device='cpu', dtype='fp32', min_pixels=56 * 56,
+    predictor = UniPixelPredictor.from_pretrained(ckpt, device=device, dtype='fp32', min_pixels=56 * 56,
                                                   max_pixels=112 * 112, max_new_tokens=8)
+    sync = torch.cuda.synchronize if predictor.device.type == 'cuda' else (lambda: None)
     rng = np.random.default_rng(0)
     images = []
     for i in range(8):
@@ -103,17 +104,20 @@ def bench_batch(ckpt, repeat):
         for _ in range(repeat):
             start = time.perf_counter()
             single = loop()
+            sync()
             t_loop.append(time.perf_counter() - start)
             start = time.perf_counter()
             batch = batched()
+            sync()
             t_batch.append(time.perf_counter() - start)
         same_text = all(a.text == b.text for a, b in zip(single, batch))
         same_count = all(len(a.masks) == len(b.masks) for a, b in zip(single, batch))
         diff = max([float((ma != mb).mean()) for a, b in zip(single, batch) for ma, mb in zip(a.masks, b.masks)]
                    or [0])
         masks = sum(len(a.masks) for a in single)
-        print(f'\n2. batched throughput, 8 images ({label}; {masks} masks decoded), torch threads '
-              f'{torch.get_num_threads()}')
+        where = torch.cuda.get_device_name() if predictor.device.type == 'cuda' else \
+            f'CPU, {torch.get_num_threads()} threads'
+        print(f'\n2. batched throughput, 8 images ({label}; {masks} masks decoded), {where}')
         print(f'loop of 8 single calls: {statistics.median(t_loop):.3f} s   segment_batch(8): '
               f'{statistics.median(t_batch):.3f} s   speed-up '
               f'{statistics.median(t_loop) / statistics.median(t_batch):.2f}x (target >= 1.5x)')
@@ -127,6 +131,7 @@ def main():
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument('--child', nargs=2, help=argparse.SUPPRESS)
     parser.add_argument('--skip-memory', action='store_true')
+    parser.add_argument('--device', default='cpu', help='device for the batching benchmark (cpu, cuda)')
     args = parser.parse_args()
     if args.child:
         return child_stream(args.child[0], int(args.child[1]))
@@ -134,7 +139,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix='unipixel_bench_')
     ckpt128 = str(make_tiny_checkpoint(os.path.join(tmp, 'tiny128'), config_overrides={'sam2_image_size': 128}))
     ckpt256 = str(make_tiny_checkpoint(os.path.join(tmp, 'tiny256')))
-    bench_batch(ckpt256, args.repeat)
+    bench_batch(ckpt256, args.repeat, args.device)
     if not args.skip_memory:
         bench_memory(ckpt128, args.frames)
 
