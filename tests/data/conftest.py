@@ -308,6 +308,191 @@ def make_llava(root: str):
     ])
 
 
+# ---- region / memory data: VideoRefer-700K, Inst-IT, Osprey ---------------------------------------------------------
+
+VR700K = os.path.join('videorefer', 'VideoRefer-700K')
+
+
+def vr_item(video, question, answer, frames_per_object, ratio=0.5, item_id=None):
+    """A VideoRefer-700K item "without masks": only the frame numbers of ``annotation`` matter."""
+    return {'id': item_id, 'video': video, 'ratio': ratio,
+            'conversations': [{'from': 'human', 'value': f'<video>\n{question}'}, {'from': 'gpt', 'value': answer}],
+            'annotation': [{str(t): {'segmentation': None} for t in frames} for frames in frames_per_object]}
+
+
+def vr_square(o: int, t: int) -> np.ndarray:
+    """Object ``o`` on video frame ``t`` in the VideoRefer-700K fixture: a 10x10 square at x = 10 * o + t."""
+    return rect(5, 15, 10 * o + t, 10 * o + t + 10)
+
+
+def make_videorefer_700k(root: str) -> dict:
+    """Videos: ``clip.mp4`` (12 frames) and ``folder_clip/`` (6 .jpg frames). Mask file ``n.json`` holds, per object
+    and per annotated frame (union, ascending), ``[rle of vr_square(o, t)]`` where the object is annotated."""
+    base = os.path.join(root, VR700K)
+    write_video(os.path.join(base, 'videos', 'clip.mp4'), 12)
+    write_frames(os.path.join(base, 'videos', 'folder_clip'), 6)
+
+    def write(name, masks_dir, items):
+        dump_json(os.path.join(base, name), items)
+        for n, item in enumerate(items):
+            frames = [sorted(int(k) for k in obj) for obj in item['annotation']]
+            timeline = sorted({t for f in frames for t in f})
+            dump_json(os.path.join(base, masks_dir, f'{n}.json'),
+                      [[[rle(vr_square(o, t))] if t in f else None for t in timeline] for o, f in enumerate(frames)])
+
+    write('videorefer-short-caption-500k-wo-masks.json', 'masks_short_caption', [
+        vr_item('clip.mp4', 'What is <region> doing?', 'Sliding right.', [[4]], item_id='s0'),
+        {**vr_item('folder_clip', 'Describe <region>.', 'A grey square.', [[2]], item_id='s1'),
+         'conversations': [{'from': 'human', 'value': 'Describe <region>.\n<video>'},
+                           {'from': 'gpt', 'value': 'A grey square.'}]},
+        vr_item('clip.mp4', 'What is <region>?', 'A box.', [[7]], ratio=0.1, item_id='s2'),  # region: ratio < 0.3
+    ])
+    write('videorefer-detailed-caption-125k-wo-masks.json', 'masks_detailed_caption', [
+        vr_item('clip.mp4', 'Describe <region> in detail.', 'It slides to the right.', [[1, 3, 7]], item_id='d0'),
+        vr_item('folder_clip', 'Describe <region> in detail.', 'It stays.', [[5]], item_id='d1'),
+    ])
+    write('videorefer-qa-75k-wo-masks.json', 'masks_qa', [
+        vr_item('clip.mp4', 'There are <object0><region> and <object2><region> in the video.\n'
+                'What is <object2> doing near <object0>?', 'It follows <object0>.', [[0, 5], [5, 9]], item_id='q0'),
+        vr_item('clip.mp4', 'What colour is <region>?', 'Grey.', [[3, 6]], item_id='q1'),
+        vr_item('folder_clip', 'Where is <region>?', 'On the left.', [[4]], item_id='q2'),  # one frame: not memory
+        vr_item('clip.mp4', 'x', 'y', [[0]] * 6, item_id='q3'),  # six objects: skipped by every reader
+    ])
+    return {'base': base}
+
+
+def make_inst_it(root: str) -> dict:
+    """Images: ``img1`` with instances 1 (left square) and 2 (right square). Videos: ``vid1`` (frames ``1, 2, 10``
+    .jpg: instance 1 on frames 1 and 2, instance 2 on frames 1 and 10) and ``vid9`` (9 frames)."""
+    base = os.path.join(root, 'inst_it', 'Inst-IT-Dataset')
+    os.makedirs(os.path.join(base, 'images_raw'), exist_ok=True)
+    Image.fromarray(np.full((H, W, 3), 60, np.uint8)).save(os.path.join(base, 'images_raw', 'img1.jpg'))
+    dump_json(os.path.join(base, 'inst_it_dataset_image_51k_w_mask.json'), [{
+        'image_id': 'img1', 'image_path': 'images_raw/img1.jpg',
+        'instance_level_caption': {'1': {'short': 'A left square.', 'long': 'A square on the left.'},
+                                   '2': {'short': 'A right square.', 'long': 'A square on the right.'}},
+        'segmentations': {'1': {'mask': rle(rect(0, 10, 0, 10))}, '2': {'mask': rle(rect(0, 10, 50, 60))}}}])
+    write_frames(os.path.join(base, 'videos_raw', 'vid1'), 3, names=['1', '2', '10'])
+    write_frames(os.path.join(base, 'videos_raw', 'vid9'), 9, size=(16, 16))
+    one, two = rect(10, 20, 0, 10), rect(30, 40, 40, 50)
+    dump_json(os.path.join(base, 'inst_it_dataset_video_21k_w_mask.json'), [
+        {'video_id': 'vid1', 'video_path': 'videos_raw/vid1',
+         'question_answer_pairs': [{'question': 'What is [1] doing at <0>?', 'answer': 'It walks to [02].'},
+                                   {'question': 'Is it sunny?', 'answer': 'Yes.'},
+                                   {'question': 'Where is [2]?', 'answer': 'Right.'}],
+         'segmentations': {'1.jpg': {'1': {'mask': rle(one)}, '2': {'mask': rle(two)}},
+                           '2.jpg': {'1': {'mask': rle(one)}},
+                           '10.jpg': {'2': {'mask': rle(two)}}}},
+        {'video_id': 'vid9', 'video_path': 'videos_raw/vid9',
+         'question_answer_pairs': [{'question': 'What is [1]?', 'answer': 'A wall.'}],
+         'segmentations': {'00000.jpg': {'1': {'mask': rle(rect(0, 4, 0, 4, (16, 16)))}}}},
+    ])
+    return {'one': one, 'two': two}
+
+
+def make_osprey(root: str) -> dict:
+    """One COCO image per file; region 1 is a polygon square, region 2 an RLE square."""
+    coco = os.path.join(root, 'osprey', 'coco')
+    for folder, name in (('train2014', 'COCO_train2014_000000000001.jpg'), ('imgs', 'pn.jpg')):
+        os.makedirs(os.path.join(coco, folder), exist_ok=True)
+        Image.fromarray(np.full((H, W, 3), 120, np.uint8)).save(os.path.join(coco, folder, name))
+    regions = [{'segmentation': square_polygon(0, 0, 10, 10), 'bbox': [0, 0, 10, 10]},
+               {'segmentation': rle(rect(20, 30, 20, 30)), 'bbox': [20, 20, 10, 10]}]
+
+    def item(i, name, **text):
+        return {'id': i, 'file_name': name, 'height': H, 'width': W, 'annotation': regions, **text}
+
+    def conv(*values):
+        return [{'from': 'human' if k % 2 == 0 else 'gpt', 'value': v} for k, v in enumerate(values)]
+
+    base = os.path.join(root, 'osprey', 'Osprey-724K')
+    name = 'COCO_train2014_000000000001.jpg'
+    dump_json(os.path.join(base, 'osprey_conversation.json'), [
+        item(1, name, conversations=conv('What is <region1> holding?', 'It holds <region2]. ', 'And <region 1>?',
+                                         'Nothing.')),
+        item(2, name, conversations=conv('What is <region>?', 'A box.')),  # bare <region>: skipped
+        item(3, name, conversations=conv('What is <region3>?', 'A ghost.')),  # no third region: skipped
+    ])
+    dump_json(os.path.join(base, 'osprey_lvis_positive_negative.json'), [
+        item(7, 'pn.jpg', conversations=conv('Is <region2> a cat?', 'No.'))])
+    dump_json(os.path.join(base, 'osprey_detail_description.json'), [
+        item(4, name, description=['<region1>: A grey square.', '<Region2>: A small box.']),
+        item(5, name, description=['<region1> and <region2>: two boxes.']),  # two regions: skipped
+    ])
+    return {'regions': regions}
+
+
+# ---- ViCaS, semantic segmentation, Ref-SAV ---------------------------------------------------------------------------
+
+def make_vicas(root: str) -> dict:
+    """Video ``000123`` (3 frames); referral 0 = track 1 (frames 0, 1), referral 1 = tracks 1 and 2."""
+    base = os.path.join(root, 'vicas')
+    write_frames(os.path.join(base, 'video_frames', '000123'), 3)
+    dump_json(os.path.join(base, 'annotations', 'annotations_wo_masks_v1.0.json'), {'000123': {
+        'filename': '000123.mp4', 'caption': 'A dog and a cat.',
+        'segmentations': [{'filename': f'{t:05d}.jpg', 'track_ids': [1, 2]} for t in range(3)],
+        'object_referrals': [{'prompt': ' The dog runs to the left. ', 'track_ids': [1]},
+                             {'prompt': 'Both animals.', 'track_ids': [1, 2]}]}})
+    for split, ids in (('train', [123]), ('val', [123]), ('test', [])):
+        dump_json(os.path.join(base, 'splits', 'v1.0', f'{split}.json'), ids)
+    dog, cat = rect(0, 10, 0, 10), rect(20, 30, 30, 40)
+    dump_json(os.path.join(base, 'masks', '000123', '0.json'), [[rle(dog)], [rle(dog)], [None]])
+    dump_json(os.path.join(base, 'masks', '000123', '1.json'), [[rle(dog), rle(cat)], [rle(dog), None], [None, None]])
+    return {'dog': dog, 'cat': cat}
+
+
+def write_label(path: str, label: np.ndarray, palette: bool = False):
+    """A label PNG: grey levels, or (``palette``: Mapillary ships these) palette indices with a colour palette."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    img = Image.fromarray(label.astype(np.uint8), mode='P' if palette else 'L')
+    if palette:
+        img.putpalette([v for i in range(256) for v in ((i * 7) % 256, (i * 13) % 256, (i * 29) % 256)])
+    img.save(path)
+
+
+def semantic_label(values) -> np.ndarray:
+    """A label map made of horizontal bands, one per value, 8 rows each (the rest 255)."""
+    label = np.full((H, W), 255, np.uint8)
+    for i, v in enumerate(values):
+        label[8 * i:8 * i + 8] = v
+    return label
+
+
+def make_semantic(root: str) -> dict:
+    """ADE20K: classes 0 (ignored), 1 (wall), 13 (person); COCO-Stuff: 0 (person, ignored upstream), 95
+    (building-other), 96 (bush, ignored upstream); Mapillary (palette PNG): 21 (road), 123 (ignored), 55."""
+    specs = {
+        'ade20k': ('lisa/ade20k/annotations/training', 'lisa/ade20k/images/training', 'ADE_train_00000001', [0, 1, 13]),
+        'cocostuff': ('lisa/cocostuff/train2017', 'lisa/coco/train2017', '000000000001', [0, 95, 96]),
+        'mapillary': ('lisa/mapillary/training/v2.0/labels', 'lisa/mapillary/training/images', 'm1', [21, 123, 55]),
+    }
+    for name, (labels, images, stem, values) in specs.items():
+        write_label(os.path.join(root, labels, f'{stem}.png'), semantic_label(values), palette=name == 'mapillary')
+        os.makedirs(os.path.join(root, images), exist_ok=True)
+        Image.fromarray(np.full((H, W, 3), 30, np.uint8)).save(os.path.join(root, images, f'{stem}.jpg'))
+    return {'specs': specs}
+
+
+def sav_square(obj: int, t: int) -> np.ndarray:
+    """SA-V masklet of object ``obj`` on annotated frame ``t``: a 6x6 square at x = 8 * t + 20 * obj."""
+    return rect(10, 16, 8 * t + 20 * obj, 8 * t + 20 * obj + 6)
+
+
+def make_ref_sav(root: str, num_frames: int = 9, annotated: int = 3) -> dict:
+    """One SA-V video of ``num_frames`` frames (24 fps, so annotated every 4th frame) with two objects."""
+    video = os.path.join(root, 'sav', 'sav_train', 'sav_000', 'sav_000001.mp4')
+    write_video(video, num_frames)
+    dump_json(os.path.join(root, 'sav', 'sav_train', 'sav_000', 'sav_000001_manual.json'), {
+        'video_id': 'sav_000001', 'video_frame_count': num_frames, 'masklet_id': [0, 1], 'masklet_num': 2,
+        'masklet': [[rle(sav_square(0, t)), rle(sav_square(1, t))] for t in range(annotated)]})
+    dump_json(os.path.join(root, 'ref_sav', 'Ref-SAV-Min-Ratio-0.3.json'), {'sav_000001': {
+        'video_path': 'SA-V/sav_train/sav_000/sav_000001.mp4',
+        'anno_path': 'SA-V/sav_train/sav_000/sav_000001_manual.json',
+        'objects': {'0': {'video_id': 'sav_000001', 'obj_id': 0, 'formated': ' A grey square that slides right. '},
+                    '1': {'video_id': 'sav_000001', 'obj_id': 1, 'formated': 'Another square behind it.'}}}})
+    return {'video': video}
+
+
 def make_all(root: str) -> dict:
     info = {
         'mevis_train': make_mevis(root, 'train'),
@@ -326,6 +511,8 @@ def make_all(root: str) -> dict:
     make_llava(root)
     make_videorefer_bench_d(root)
     make_paco(root)
+    info.update(videorefer_700k=make_videorefer_700k(root), inst_it=make_inst_it(root), osprey=make_osprey(root),
+                vicas=make_vicas(root), semantic=make_semantic(root), ref_sav=make_ref_sav(root))
     return info
 
 

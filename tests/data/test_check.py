@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from unipixel_plugin.data.check import add_data_cli, check_data_root, main
@@ -20,6 +21,17 @@ def test_clean_root_reports_presence_and_counts(data_root):
     absent = {(d.dataset, d.split) for d in report.datasets if not d.present}
     assert ('refclef', 'train') in absent and ('mevis', 'valid') in absent
     assert 'refclef' in report.format() and '[absent]' in report.format()
+    # the training sources with their own formats
+    assert {name: counts[(name, 'train')] for name in (
+        'videorefer_short_caption_ref', 'videorefer_short_caption', 'videorefer_detailed_caption', 'videorefer_qa',
+        'videorefer_qa_mem', 'inst_it_image_short_caption_raw_ref', 'inst_it_video_qa_raw',
+        'inst_it_video_qa_raw_mem', 'osprey_conversation', 'osprey_pos_neg', 'osprey_detail_description', 'vicas',
+        'ade20k', 'cocostuff', 'mapillary', 'ref_sav')} == {
+        'videorefer_short_caption_ref': 3, 'videorefer_short_caption': 2, 'videorefer_detailed_caption': 2,
+        'videorefer_qa': 3, 'videorefer_qa_mem': 2, 'inst_it_image_short_caption_raw_ref': 2,
+        'inst_it_video_qa_raw': 3, 'inst_it_video_qa_raw_mem': 2, 'osprey_conversation': 1, 'osprey_pos_neg': 1,
+        'osprey_detail_description': 1, 'vicas': 2, 'ade20k': 1, 'cocostuff': 1, 'mapillary': 1, 'ref_sav': 2}
+    assert counts[('vicas', 'val')] == 2 and ('ade20k', 'val') in absent
 
 
 def planted(root, fx):
@@ -129,3 +141,47 @@ def test_object_without_any_mask_is_a_warning(fresh_root, fx):
     (warning,) = report.all_problems
     assert warning.kind == 'empty_mask' and warning.severity == 'warning' and warning.sample == 'mevis:vidA/0'
     assert report.ok and 'warning' in report.format()
+
+
+def test_new_formats_planted_problems(fresh_root, fx):
+    """JSON mask files (VideoRefer-700K, ViCaS, SA-V masklets), frame-folder items and label maps."""
+    fx.make_videorefer_700k(fresh_root)
+    fx.make_vicas(fresh_root)
+    fx.make_ref_sav(fresh_root, num_frames=13, annotated=3)  # 4 timeline positions, 3 masklet frames
+    fx.make_semantic(fresh_root)
+    os.remove(os.path.join(fresh_root, fx.VR700K, 'masks_qa', '0.json'))  # used by videorefer_qa and _qa_mem
+    fx.dump_json(os.path.join(fresh_root, 'vicas', 'masks', '000123', '0.json'),
+                 [[fx.rle(fx.rect(0, 5, 0, 5, (24, 32)))], [None], [None]])  # wrong size on frame 0
+    fx.write_label(os.path.join(fresh_root, 'lisa', 'ade20k', 'annotations', 'training', 'ADE_train_00000001.png'),
+                   np.zeros((10, 10), np.uint8))  # label map smaller than its image
+    report = check_data_root(fresh_root, datasets=['videorefer_qa', 'videorefer_qa_mem', 'vicas', 'ref_sav',
+                                                   'ade20k'], splits=['train'])
+    by_kind = {}
+    for p in report.all_problems:
+        by_kind.setdefault(p.kind, []).append(p)
+    assert sorted((k, len(v)) for k, v in by_kind.items()) == [('malformed_mask', 2), ('mask_size', 2),
+                                                               ('missing_mask', 2)]
+    # a missing mask file is reported once per reader, not once per frame and object
+    assert {p.dataset for p in by_kind['missing_mask']} == {'videorefer_qa', 'videorefer_qa_mem'}
+    assert all(p.path.endswith(os.path.join('masks_qa', '0.json')) for p in by_kind['missing_mask'])
+    # the masklet file is one frame short: reported once per object, at the first position it lacks
+    assert all(p.dataset == 'ref_sav' and "fails at 3" in p.message and p.message.startswith('frame 3')
+               for p in by_kind['malformed_mask'])
+    sizes = sorted(str(p) for p in by_kind['mask_size'])
+    assert 'ADE_train_00000001.png' in sizes[0] and '10x10' in sizes[0]
+    assert '[vicas:000123_0]' in sizes[1] and '32x24' in sizes[1] and os.path.join('000123', '0.json') in sizes[1]
+    assert not report.ok and {d.dataset: d.samples for d in report.present} == {
+        'videorefer_qa': 3, 'videorefer_qa_mem': 2, 'vicas': 2, 'ref_sav': 2, 'ade20k': 1}
+    decoded = check_data_root(fresh_root, datasets=['videorefer_qa', 'vicas', 'ref_sav', 'ade20k'], decode=True)
+    assert sorted(p.kind for p in decoded.all_problems) == ['malformed_mask', 'malformed_mask', 'mask_size',
+                                                            'mask_size', 'missing_mask']
+
+
+def test_decode_finds_label_maps_without_classes(fresh_root, fx):
+    fx.make_semantic(fresh_root)
+    path = os.path.join(fresh_root, 'lisa', 'cocostuff', 'train2017', '000000000001.png')
+    fx.write_label(path, fx.semantic_label([0, 96]))  # only classes upstream ignores
+    assert check_data_root(fresh_root, datasets=['cocostuff']).ok  # headers only: nothing to see
+    report = check_data_root(fresh_root, datasets=['cocostuff'], decode=True)
+    (warning, ) = report.all_problems
+    assert warning.kind == 'empty_mask' and 'holds no cocostuff class' in warning.message and report.ok

@@ -167,3 +167,28 @@ def test_mmengine_runner_builds_the_dataloader(data_root):
     assert isinstance(loader.dataset, HybridDataset) and loader.sampler.seed == 3
     batch = next(iter(loader))
     assert len(batch['ids']) == 2 and batch['frames'][0].shape[0] == 3
+
+
+def test_every_source_of_the_stage_mixtures_has_a_reader():
+    from unipixel_plugin.data import READERS
+    names = [name for spec in STAGE_MIXTURES.values() for name, _ in parse_mixture(spec)]
+    assert len(names) == 2 + 5 + 27
+    unresolved = [n for n in names if n not in READERS or DATASETS.get(n) is not READERS[n]]
+    assert unresolved == []
+    assert all(READERS[n].SOURCE == n and 'train' in READERS[n].SPLITS for n in names)
+
+
+def test_stage_1_mixture_loads_with_prompts(data_root, fx):
+    """Upstream's stage 1 (VideoRefer short captions + Inst-IT image captions, point / box prompts)."""
+    mix = HybridDataset(STAGE_MIXTURES[1], data_root=data_root, num_frames=8, seed=0)
+    assert len(mix) == 3 + 2
+    assert sorted(mix.data_types) == ['ref_box'] * 3 + ['ref_point'] * 2  # half of each source, rounded down
+    for i in range(len(mix)):
+        s = mix[i]
+        (prompt, ) = s.prompts
+        assert s.data_type == f'ref_{s.prompt_type}' and prompt.kind == s.prompt_type and not s.meta['replaced']
+        assert s.masks[0, prompt.frame].any() and s.conversation[0]['content'].count('<|ref|>') == 1
+        if s.source == 'videorefer_short_caption_ref':
+            assert s.prompt_frame in s.sampled and prompt.frame == s.sampled.index(s.prompt_frame)
+    batch = unipixel_collate([mix[i] for i in range(len(mix))])
+    assert batch['num_replaced'] == 0 and [len(p) for p in batch['prompts']] == [1] * 5

@@ -13,7 +13,7 @@ from unipixel_plugin.data.masks import (
     decode_rle,
     rle_string_counts,
 )
-from unipixel_plugin.data.schema import MaskPart, ObjectMasks
+from unipixel_plugin.data.schema import POSITION, MaskPart, ObjectMasks
 
 
 def test_rle_round_trip_string_bytes_and_uncompressed(fx):
@@ -106,3 +106,40 @@ def test_decode_object_absent_frames_are_empty(fx):
     assert out.shape == (2, 4, 4) and out[0].sum() == 0 and out[1].sum() == 4
     with pytest.raises(MaskError, match='2 frames'):
         decode_object(obj, [3], (4, 4))
+
+
+def test_json_mask_file_entries(tmp_path, fx):
+    """The lazy 'json' kind: RLE, null, flat polygon and nested lists (union), reached by a key path."""
+    a, b = fx.rect(0, 4, 0, 4, (8, 8)), fx.rect(4, 8, 4, 8, (8, 8))
+    path = str(tmp_path / 'masks.json')
+    fx.dump_json(path, {'masklet': [[fx.rle(a), None], [[fx.rle(a), None, [[4, 4, 8, 4, 8, 8, 4, 8]]], [None]]]})
+    assert np.array_equal(decode_part(MaskPart('json', path, values=('masklet', 0, 0))), a)
+    assert decode_part(MaskPart('json', path, values=('masklet', 0, 1)), (8, 8)).sum() == 0  # null: empty
+    assert np.array_equal(decode_part(MaskPart('json', path, values=('masklet', 1, 0)), (8, 8)), a | b)
+    with pytest.raises(MaskError, match=r'masks\.json: the entry at \[.masklet., 1, 1\] is empty and the frame size'):
+        decode_part(MaskPart('json', path, values=('masklet', 1, 1)))
+    with pytest.raises(MaskError, match=r"masks\.json: key path \['frames', 0\] fails at 'frames' \(no such key"):
+        decode_part(MaskPart('json', path, values=('frames', 0)))
+    with pytest.raises(MaskError, match=r'mask file not found: .*absent\.json'):
+        decode_part(MaskPart('json', str(tmp_path / 'absent.json'), values=(0, )))
+    fx.dump_json(path, {'masklet': [[fx.rle(b)]]})  # a rewritten file is read again, not served from the cache
+    assert np.array_equal(decode_part(MaskPart('json', path, values=('masklet', 0, 0))), b)
+
+
+def test_sparse_and_track_objects(tmp_path, fx):
+    a = fx.rect(0, 2, 0, 2, (4, 4))
+    sparse = ObjectMasks([[MaskPart('rle', fx.rle(a))]], object_id=1, positions=[7])
+    assert sparse.num_frames is None and sparse.annotated_frames() == [7] and sparse.parts(3) is None
+    out = decode_object(sparse, [0, 7, 30], (4, 4))  # any timeline length: only position 7 has a mask
+    assert out.sum(axis=(1, 2)).tolist() == [0, 4, 0]
+    path = str(tmp_path / 'manual.json')
+    fx.dump_json(path, {'masklet': [[fx.rle(a * False)], [fx.rle(a)]]})
+    track = ObjectMasks(track=MaskPart('json', path, values=('masklet', POSITION, 0)), object_id=0)
+    assert track.annotated_frames() is None and track.has_masks() and track.parts(1)[0].values == ('masklet', 1, 0)
+    assert decode_object(track, [1, 0], (4, 4)).sum(axis=(1, 2)).tolist() == [4, 0]
+    with pytest.raises(MaskError, match=r"key path \['masklet', 2, 0\] fails at 2"):
+        decode_object(track, [2], (4, 4))
+    with pytest.raises(ValueError, match='ascending'):
+        ObjectMasks([None, None], positions=[3, 1])
+    with pytest.raises(ValueError, match='POSITION once'):
+        ObjectMasks(track=MaskPart('json', path, values=('masklet', 0, 0)))

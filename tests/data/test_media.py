@@ -13,6 +13,7 @@ from unipixel_plugin.data.media import (
     read_timeline,
     read_video,
     sample_frame_positions,
+    timeline_length,
     video_length,
 )
 
@@ -129,3 +130,13 @@ def test_frames_of_different_size_rejected(tmp_path, fx):
     b = fx.write_frames(str(tmp_path / 'b'), 1, size=(10, 10))
     with pytest.raises(MediaError, match='differ in size'):
         read_images(a + b)
+
+
+def test_strided_timeline_of_a_video(tmp_path, fx):
+    """SA-V style: every 4th frame of the file; a 10-frame video has positions 0, 1, 2 = frames 0, 4, 8."""
+    path = fx.write_video(str(tmp_path / 'v.mp4'), 10)
+    assert timeline_length('video', [path], None, frame_stride=4) == 3
+    frames = read_timeline('video', [path], None, [2, 1], frame_stride=4)
+    np.testing.assert_allclose(frames.reshape(2, -1).mean(axis=1), [fx.frame_level(8), fx.frame_level(4)], atol=6)
+    with pytest.raises(MediaError, match=r'has 10 frames.*\[12\]'):
+        read_timeline('video', [path], None, [3], frame_stride=4)

@@ -111,3 +111,17 @@ def test_load_sample_transform_in_reader_pipeline(data_root):
     ds = MeViSDataset(data_root=data_root, split='train', pipeline=[LoadSample(seed=1, num_frames=4)])
     assert ds[0].sampled == a.sampled
     assert 'LoadSample(seed=1' in repr(LoadSample(seed=1, num_frames=4))
+
+
+def test_region_samples_keep_every_object(fx, tmp_path):
+    """Upstream caps segmentation / memory samples at 5 objects, but not region samples (their text names all)."""
+    path = fx.write_frames(str(tmp_path / 'f'), 1)
+    objects = [ObjectMasks([[MaskPart('rle', fx.rle(fx.rect(0, 4, 4 * k, 4 * k + 4)))]], object_id=k + 1)
+               for k in range(7)]
+    region = Sample(id='r', source='osprey_conversation', data_type='region_image', media_type='image', media=path,
+                    conversation=[{'role': 'user', 'content': ' '.join(f'[{k + 1}]' for k in range(7))},
+                                  {'role': 'assistant', 'content': 'Seven boxes.'}], objects=objects)
+    out = load_sample(region, sample_rng(0), max_objects=5)
+    assert out.kept_objects == list(range(7)) and out.masks.sum(axis=(1, 2, 3)).tolist() == [16] * 7
+    seg = load_sample(region.replace(data_type='seg_image'), sample_rng(0), max_objects=5)
+    assert len(seg.kept_objects) == 5

@@ -15,6 +15,7 @@ import pickle
 from collections import OrderedDict
 from typing import Any, Iterable, Optional, Sequence
 
+import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.dataset.base_dataset import force_full_init
 
@@ -153,7 +154,11 @@ class UniPixelDataset(BaseDataset):
             self.data_list = self._get_unserialized_subset(self._indices)
         self.data_types = [s.group for s in self.data_list]
         if self.serialize_data:
-            self.data_bytes, self.data_address = self._serialize_data()
+            if self.data_list:
+                self.data_bytes, self.data_address = self._serialize_data()
+            else:  # MMEngine cannot serialize an empty list (an empty split, e.g. ViCaS test in some releases)
+                self.data_bytes, self.data_address = np.zeros(0, np.uint8), np.zeros(0, np.int64)
+                self.data_list.clear()
         self._fully_initialized = True
 
     def load_data_list(self) -> list[Sample]:

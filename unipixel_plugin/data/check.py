@@ -3,8 +3,9 @@
 For each reader and split whose annotation files are present, the check parses the annotations (a parse error is
 a problem naming the file), then looks at every sample: empty expressions, missing or unreadable images / frames /
 videos, frames of one video that differ in size, masks whose size disagrees with their frame, malformed RLEs,
-missing mask PNGs, and objects with no mask at all. Image headers are read (not the pixels) and RLEs are
-validated (not decoded) unless ``decode=True`` (``--decode``), which decodes everything.
+missing mask PNGs / JSON mask files, and objects with no mask at all. Image headers are read (not the pixels) and
+RLEs are validated (not decoded) unless ``decode=True`` (``--decode``), which decodes everything (and also finds
+semantic label maps without any class).
 
 Also runnable as ``python -m unipixel_plugin.data.check ROOT``.
 """
@@ -19,9 +20,9 @@ from typing import Optional, Sequence
 
 from .base import UniPixelDataset
 from .formats import READERS
-from .masks import MaskError, decode_part, part_size, rle_string_counts
+from .masks import MaskError, decode_part, json_entry, part_size, rle_string_counts
 from .media import MediaError, VideoFile, read_image, read_image_size
-from .schema import MaskPart, Sample
+from .schema import MaskPart, ObjectMasks, Sample
 
 PROBLEM_KINDS = ('dataset_missing', 'malformed_annotation', 'empty_expression', 'missing_media', 'unreadable_media',
                  'frame_size', 'mask_size', 'malformed_mask', 'missing_mask', 'empty_mask')
@@ -112,6 +113,7 @@ class _SampleChecker:
         self.decode = decode
         self.sizes: dict[str, Optional[tuple[int, int]]] = {}  # frame path -> (H, W) or None if bad
         self.videos: dict[str, Optional[tuple[int, tuple[int, int]]]] = {}  # video -> (length, (H, W))
+        self.missing_files: set[str] = set()  # JSON mask files already reported missing
 
     def problem(self, kind: str, message: str, sample: Optional[Sample] = None, path: Optional[str] = None):
         self.report.problems.append(Problem(kind, self.report.dataset, self.report.split, message,
@@ -159,7 +161,8 @@ class _SampleChecker:
             if info is None:
                 return [None] * (sample.num_frames or 0)
             length, size = info
-            indices = sample.frame_indices if sample.frame_indices is not None else range(length)
+            indices = sample.frame_indices if sample.frame_indices is not None else \
+                range(0, length, sample.frame_stride)
             bad = [i for i in indices if not 0 <= i < length]
             if bad:
                 self.problem('missing_media', f'video {sample.media[0]} has {length} frames, annotation uses '
@@ -167,26 +170,52 @@ class _SampleChecker:
             return [size] * len(indices)
         return []
 
-    def check_part(self, part: MaskPart, frame_size: Optional[tuple[int, int]], sample: Sample, t: int):
+    def check_part(self, part: MaskPart, frame_size: Optional[tuple[int, int]], sample: Sample, t: int) -> bool:
+        """Check one mask part against its frame; ``False`` when a problem was reported."""
         where = part.source or self.report.dataset
         try:
-            if part.kind == 'png':
+            if part.kind in ('png', 'json'):
                 if not os.path.isfile(part.data):
-                    self.problem('missing_mask', f'missing mask file {part.data}', sample, part.data)
-                    return
-                size = decode_part(part).shape if self.decode else read_image_size(part.data)
-            elif self.decode:
+                    if part.kind == 'png' or part.data not in self.missing_files:
+                        self.problem('missing_mask', f'missing mask file {part.data}', sample, part.data)
+                        self.missing_files.add(part.data)
+                    return False
+            if self.decode:
                 size = decode_part(part, frame_size).shape
+            elif part.kind == 'png':
+                size = read_image_size(part.data)
+            elif part.kind == 'json':
+                size = self._validate_entry(json_entry(part))
             else:
                 size = part_size(part)
                 if part.kind == 'rle':
                     self._validate_rle(part.data)
         except (MaskError, MediaError, ValueError) as err:
             self.problem('malformed_mask', f'frame {t}: {err}', sample, where)
-            return
+            return False
         if size is not None and frame_size is not None and tuple(size) != tuple(frame_size):
             self.problem('mask_size', f'frame {t}: mask is {size[1]}x{size[0]} (WxH) but the frame is '
                          f'{frame_size[1]}x{frame_size[0]} (from {where})', sample, where)
+            return False
+        return True
+
+    @classmethod
+    def _validate_entry(cls, entry) -> Optional[tuple[int, int]]:
+        """Validate an entry of a JSON mask file without decoding; the size of its first RLE (``None``: none)."""
+        if entry is None:
+            return None
+        if isinstance(entry, dict):
+            cls._validate_rle(entry)
+            return tuple(entry['size'])
+        if isinstance(entry, list):
+            if entry and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in entry):
+                if len(entry) < 6 or len(entry) % 2:
+                    raise MaskError(f'malformed polygon: expected an even number (>= 6) of coordinates, got '
+                                    f'{len(entry)}')
+                return None
+            sizes = [cls._validate_entry(item) for item in entry]
+            return next((size for size in sizes if size is not None), None)
+        raise MaskError(f'malformed mask entry: expected a COCO RLE, null, a polygon or a list, got {str(entry)[:80]}')
 
     @staticmethod
     def _validate_rle(rle):
@@ -208,17 +237,48 @@ class _SampleChecker:
             self.problem('empty_expression', 'a user turn is empty', sample)
         sizes = self.timeline_sizes(sample)
         for obj in sample.objects + ([sample.ignore] if sample.ignore else []):
-            if len(obj.frames) != len(sizes) and sample.media_type != 'none':
-                self.problem('malformed_annotation', f'object {obj.object_id!r} has masks for {len(obj.frames)} '
-                             f'frames but the sample has {len(sizes)}', sample)
-                continue
-            # an expression without any object ("no target" expressions of MeViS) is legal; one that names
-            # objects but has no mask anywhere is suspicious
-            if obj is not sample.ignore and obj.object_id not in (None, []) and not any(obj.frames):
-                self.problem('empty_mask', f'object {obj.object_id!r} has no mask on any frame', sample)
-            for t, parts in enumerate(obj.frames):
-                for part in parts or ():
-                    self.check_part(part, sizes[t] if t < len(sizes) else None, sample, t)
+            self.check_object(obj, sizes, sample)
+        if sample.meta.get('label_map'):
+            self.check_label_map(sample, sizes[0] if sizes else None)
+
+    def check_object(self, obj: ObjectMasks, sizes: list, sample: Sample):
+        if obj.is_dense and len(obj.frames) != len(sizes) and sample.media_type != 'none':
+            self.problem('malformed_annotation', f'object {obj.object_id!r} has masks for {len(obj.frames)} '
+                         f'frames but the sample has {len(sizes)}', sample)
+            return
+        if obj.positions is not None and sizes and obj.positions[-1:] and obj.positions[-1] >= len(sizes):
+            self.problem('malformed_annotation', f'object {obj.object_id!r} is annotated on timeline position '
+                         f'{obj.positions[-1]} but the sample has {len(sizes)} frames', sample)
+            return
+        # an expression without any object ("no target" expressions of MeViS) is legal; one that names
+        # objects but has no mask anywhere is suspicious
+        if obj is not sample.ignore and obj.object_id not in (None, []) and not obj.has_masks():
+            self.problem('empty_mask', f'object {obj.object_id!r} has no mask on any frame', sample)
+        if obj.track is not None:
+            if not sizes:  # unreadable video: the file can still be missing
+                self.check_part(obj.parts(0)[0], None, sample, 0)
+            for t, size in enumerate(sizes):  # a track's problems repeat on every frame: report the first
+                if not self.check_part(obj.parts(t)[0], size, sample, t):
+                    break
+            return
+        positions = obj.positions if obj.positions is not None else range(len(obj.frames))
+        for t, parts in zip(positions, obj.frames):
+            for part in parts or ():
+                self.check_part(part, sizes[t] if t < len(sizes) else None, sample, t)
+
+    def check_label_map(self, sample: Sample, frame_size: Optional[tuple[int, int]]):
+        """A semantic label map: present and of the image's size; with ``decode``, also holding some class."""
+        path = sample.meta['label_map']['file']
+        if not self.check_part(MaskPart('png', path, source=path), frame_size, sample, 0) or not self.decode:
+            return
+        from .formats.semantic import expand_label_map
+        from .pipeline import EmptyMaskError
+        try:
+            expand_label_map(sample)
+        except EmptyMaskError as err:
+            self.problem('empty_mask', str(err), sample, path)
+        except MaskError as err:
+            self.problem('malformed_mask', str(err), sample, path)
 
 
 def check_dataset(root: str, name: str, split: str, decode: bool = False,

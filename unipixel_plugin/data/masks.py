@@ -1,12 +1,14 @@
-"""Decoding the lazy masks of :mod:`.schema` (COCO RLE, COCO polygons, LabelMe shapes, label PNGs).
+"""Decoding the lazy masks of :mod:`.schema` (COCO RLE, COCO polygons, LabelMe shapes, label PNGs, JSON mask files).
 
 Every function returns ``bool`` arrays ``(H, W)`` and raises :class:`MaskError` naming the offending file and
 annotation when an annotation is malformed, instead of the bare ``TypeError``/``KeyError`` pycocotools raises.
 """
 from __future__ import annotations
 
+import json
 import os
-from typing import Optional, Sequence
+from collections import OrderedDict
+from typing import Any, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -175,6 +177,89 @@ def read_label_png(path: str) -> np.ndarray:
         raise MaskError(f'cannot decode mask PNG {path}: {type(err).__name__}: {err}') from err
 
 
+# JSON mask files read last, per process: the frames and objects of one sample share a file; samples are drawn at
+# random, so a few files suffice (an SA-V masklet file can weigh megabytes)
+_JSON_CACHE: 'OrderedDict[tuple, Any]' = OrderedDict()
+JSON_CACHE_SIZE = 4
+
+
+def read_mask_json(path: str) -> Any:
+    """A JSON mask file (VideoRefer-700K ``masks_*/<n>.json``, ViCaS ``masks/<video>/<n>.json``, SA-V
+    ``*_manual.json``), cached per process (the last :data:`JSON_CACHE_SIZE` files; a changed file is re-read)."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError as err:
+        raise MaskError(f'mask file not found: {path}') from err
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    if key in _JSON_CACHE:
+        _JSON_CACHE.move_to_end(key)
+        return _JSON_CACHE[key]
+    try:
+        with open(path, 'r', encoding='utf-8') as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise MaskError(f'cannot parse mask file {path}: {err} (the file is truncated or corrupt)') from err
+    _JSON_CACHE[key] = data
+    while len(_JSON_CACHE) > JSON_CACHE_SIZE:
+        _JSON_CACHE.popitem(last=False)
+    return data
+
+
+def json_entry(part: MaskPart) -> Any:
+    """The entry a ``'json'`` part points to: its file walked along the key path ``part.values``."""
+    node = read_mask_json(part.data)
+    keys = tuple(part.values or ())
+    for key in keys:
+        where = f'mask file {part.data}: key path {list(keys)} fails at {key!r}'
+        if isinstance(node, list):
+            if not isinstance(key, int) or not -len(node) <= key < len(node):
+                raise MaskError(f'{where} (a list of {len(node)} entries)')
+            node = node[key]
+        elif isinstance(node, dict):
+            if key in node:
+                node = node[key]
+            elif str(key) in node:
+                node = node[str(key)]
+            else:
+                raise MaskError(f'{where} (no such key; keys: {_short(list(node)[:10])})')
+        else:
+            raise MaskError(f'{where} (reached a {type(node).__name__}, not a list or dict)')
+    return node
+
+
+def decode_json_entry(entry: Any, size: Optional[tuple[int, int]],
+                      source: Optional[str] = None) -> Optional[np.ndarray]:
+    """Decode an entry of a JSON mask file: a COCO RLE, ``None``, a flat polygon, or a list of entries (union).
+
+    Args:
+        size: ``(H, W)`` polygons are drawn at (RLEs carry their own size).
+
+    Returns:
+        ``bool`` array ``(H, W)``, or ``None`` when the entry holds no mask. Masks of another size than the first
+        one are resized to it.
+    """
+    where = f' (from {source})' if source else ''
+    if entry is None:
+        return None
+    if isinstance(entry, dict):
+        return decode_rle(entry, source)
+    if isinstance(entry, list):
+        if entry and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in entry):
+            return decode_polygons([entry], size, source)
+        out = None
+        for item in entry:
+            mask = decode_json_entry(item, size, source)
+            if mask is None:
+                continue
+            if out is None:
+                out = mask
+            else:
+                out = out | resize_mask(mask, out.shape)
+        return out
+    raise MaskError(f'malformed mask entry{where}: expected a COCO RLE, null, a polygon or a list of them, '
+                    f'got {_short(entry)}')
+
+
 def decode_part(part: MaskPart, frame_size: Optional[tuple[int, int]] = None) -> np.ndarray:
     """Decode one :class:`MaskPart` to a ``bool`` array ``(H, W)``.
 
@@ -200,7 +285,15 @@ def decode_part(part: MaskPart, frame_size: Optional[tuple[int, int]] = None) ->
         if part.values is None:
             return label > 0
         return np.isin(label, np.asarray(part.values))
-    raise MaskError(f'unknown mask kind {part.kind!r}{_where(part)}; expected rle, polygons, shapes or png')
+    if part.kind == 'json':
+        mask = decode_json_entry(json_entry(part), size, f'{part.data} at {list(part.values or ())}')
+        if mask is not None:
+            return mask
+        if size is None:
+            raise MaskError(f'mask file {part.data}: the entry at {list(part.values or ())} is empty and the frame '
+                            'size is unknown')
+        return np.zeros(size, dtype=bool)
+    raise MaskError(f'unknown mask kind {part.kind!r}{_where(part)}; expected rle, polygons, shapes, png or json')
 
 
 def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -254,16 +347,16 @@ def decode_object(obj: ObjectMasks,
     """
     out = np.zeros((len(positions), *frame_size), dtype=bool)
     for i, pos in enumerate(positions):
-        if not 0 <= pos < len(obj.frames):
-            raise MaskError(f'object {obj.object_id!r} has masks for {len(obj.frames)} frames, '
-                            f'frame {pos} was requested (annotation and media disagree)')
-        mask = decode_frame(obj.frames[pos], frame_size, on_size_mismatch)
-        out[i] = mask
+        try:
+            parts = obj.parts(pos)
+        except IndexError as err:
+            raise MaskError(str(err)) from err
+        out[i] = decode_frame(parts, frame_size, on_size_mismatch)
     return out
 
 
 def part_size(part: MaskPart) -> Optional[tuple[int, int]]:
-    """``(H, W)`` an annotation claims, without decoding it (``None`` if only decoding can tell: PNG)."""
+    """``(H, W)`` an annotation claims, without decoding it (``None`` if only decoding can tell: PNG, JSON file)."""
     if part.kind == 'rle' and isinstance(part.data, dict) and 'size' in part.data:
         return tuple(part.data['size'])
     if part.kind in ('polygons', 'shapes'):

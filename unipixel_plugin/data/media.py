@@ -281,14 +281,22 @@ def read_video(path: str, indices: Optional[Sequence[int]] = None, num_threads: 
         return video.read(indices)
 
 
-def timeline_length(media_type: str, media: Sequence[str], frame_indices: Optional[Sequence[int]]) -> int:
+def strided_length(length: int, stride: int) -> int:
+    """Number of frames ``0, s, 2s, ...`` in a video of ``length`` frames (``len(range(0, length, stride))``)."""
+    return (length + stride - 1) // stride
+
+
+def timeline_length(media_type: str, media: Sequence[str], frame_indices: Optional[Sequence[int]],
+                    frame_stride: int = 1) -> int:
     """Length of a sample's timeline (see :mod:`.schema`), opening the video only when it must."""
     if media_type == 'image':
         return 1
     if media_type == 'frames':
         return len(media)
     if media_type == 'video':
-        return len(frame_indices) if frame_indices is not None else video_length(media[0])
+        if frame_indices is not None:
+            return len(frame_indices)
+        return strided_length(video_length(media[0]), frame_stride)
     return 0
 
 
@@ -296,22 +304,25 @@ def read_timeline(media_type: str,
                   media: Sequence[str],
                   frame_indices: Optional[Sequence[int]],
                   positions: Sequence[int],
-                  num_threads: int = 1) -> np.ndarray:
+                  num_threads: int = 1,
+                  frame_stride: int = 1) -> np.ndarray:
     """Decode the frames at ``positions`` of a sample's timeline.
 
     Returns:
         ``uint8`` array ``(T, H, W, 3)`` with ``T = len(positions)``.
     """
-    return load_timeline(media_type, media, frame_indices, lambda n: list(positions), num_threads)[1]
+    return load_timeline(media_type, media, frame_indices, lambda n: list(positions), num_threads, frame_stride)[1]
 
 
 def load_timeline(media_type: str,
                   media: Sequence[str],
                   frame_indices: Optional[Sequence[int]],
                   choose: Callable[[int], list[int]],
-                  num_threads: int = 1) -> tuple[list[int], np.ndarray]:
+                  num_threads: int = 1,
+                  frame_stride: int = 1) -> tuple[list[int], np.ndarray]:
     """Choose positions on a sample's timeline (``choose(length) -> positions``) and decode those frames,
-    opening a video file once.
+    opening a video file once. A video without ``frame_indices`` has the timeline ``0, s, 2s, ...`` for
+    ``s = frame_stride``.
 
     Returns:
         ``(positions, frames)``; frames are ``uint8`` ``(T, H, W, 3)`` RGB.
@@ -326,7 +337,11 @@ def load_timeline(media_type: str,
         return positions, read_images([media[p] for p in positions])
     if media_type == 'video':
         with VideoFile(media[0], num_threads=num_threads) as video:
-            positions = choose(len(frame_indices) if frame_indices is not None else len(video))
-            indices = list(positions) if frame_indices is None else [frame_indices[p] for p in positions]
+            if frame_indices is not None:
+                positions = choose(len(frame_indices))
+                indices = [frame_indices[p] for p in positions]
+            else:
+                positions = choose(strided_length(len(video), frame_stride))
+                indices = [p * frame_stride for p in positions]
             return positions, video.read(indices)
     raise ValueError(f'media_type {media_type!r} has no frames to read')

@@ -55,6 +55,18 @@ def choose_turns(sample: Sample, max_turns: int, rng: np.random.Generator) -> tu
     return conversation, objects
 
 
+def keep_one_frame(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Masks ``(O, T, H, W)`` reduced to one random frame where every object is visible (upstream does this to half
+    of its Inst-IT region samples, so that a region is also learnt from one frame); unchanged if there is none."""
+    candidates = np.flatnonzero(masks.any(axis=(2, 3)).all(axis=0))
+    if len(candidates) == 0:
+        return masks
+    t = int(candidates[rng.integers(len(candidates))])
+    out = np.zeros_like(masks)
+    out[:, t] = masks[:, t]
+    return out
+
+
 def choose_objects(objects: list[int], max_objects: int, rng: np.random.Generator) -> list[int]:
     """At most ``max_objects`` of ``objects`` (random subset, original order kept); ``<= 0`` keeps all."""
     if max_objects <= 0 or len(objects) <= max_objects:
@@ -81,7 +93,8 @@ def load_sample(sample: Sample,
         rng: the only source of randomness (frames, turns, objects, prompts): same generator state, same result.
         num_frames: frames to sample from the timeline (``<= 0``: all).
         sample_type: ``'uniform'`` or ``'random'`` (see :func:`.media.sample_frame_positions`).
-        max_objects: objects kept at most (upstream: 5); ``<= 0`` keeps all.
+        max_objects: objects kept at most (upstream: 5); ``<= 0`` keeps all. Region (mask-prompt) samples keep
+            all of theirs, since their text names every one.
         max_turns: turns kept at most for multi-turn segmentation samples (upstream: 3).
         box_noise, box_noise_bound, prompt_space: box prompt noise (see :func:`.visual_prompts.sample_box`).
         on_size_mismatch: ``'resize'`` masks whose size differs from the frames (upstream) or ``'error'``.
@@ -93,25 +106,42 @@ def load_sample(sample: Sample,
 
     Raises:
         MediaError, MaskError: unreadable media or malformed masks (message names the file).
-        EmptyMaskError: an object of a prompted / region sample is empty on every sampled frame.
+        EmptyMaskError: an object of a prompted / region sample is empty on every sampled frame, or a label map
+            holds no class.
+
+    Sample ``meta`` keys acted on: ``label_map`` (the turns and objects are made from the classes found in the
+    label PNG first, see :func:`.formats.semantic.expand_label_map`), ``turn_objects``, ``all_frames`` (the whole
+    timeline is read whatever ``num_frames``), ``single_frame_prob`` (with this probability only the masks of one
+    frame where every object is visible are kept).
     """
+    if sample.meta.get('label_map'):
+        from .formats.semantic import expand_label_map  # the class names live with the format
+        sample = expand_label_map(sample)
     conversation, objects = choose_turns(sample, max_turns, rng)
-    objects = choose_objects(objects, max_objects, rng)
+    if not sample.data_type.startswith('region_'):
+        # region samples keep every object: their text names all of them (upstream caps no region sample)
+        objects = choose_objects(objects, max_objects, rng)
     if sample.media_type == 'none':
         return sample.replace(conversation=conversation, sampled=[], kept_objects=[])
 
+    wanted = -1 if sample.meta.get('all_frames') else num_frames
+
     def choose(length: int) -> list[int]:
-        positions = sample_frame_positions(length, num_frames, sample_type, rng)
+        positions = sample_frame_positions(length, wanted, sample_type, rng)
         if sample.prompt_frame is not None:
             positions = keep_frame(positions, sample.prompt_frame)
         return positions
 
-    positions, frames = load_timeline(sample.media_type, sample.media, sample.frame_indices, choose, num_threads)
+    positions, frames = load_timeline(sample.media_type, sample.media, sample.frame_indices, choose, num_threads,
+                                      sample.frame_stride)
     frame_size = frames.shape[1:3]
 
     masks = np.zeros((len(objects), len(positions), *frame_size), dtype=bool)
     for i, o in enumerate(objects):
         masks[i] = decode_object(sample.objects[o], positions, frame_size, on_size_mismatch)
+    single_frame_prob = sample.meta.get('single_frame_prob')
+    if single_frame_prob and len(objects) and rng.random() < single_frame_prob:
+        masks = keep_one_frame(masks, rng)
     ignore_mask = None
     if sample.ignore is not None:
         ignore_mask = decode_object(sample.ignore, positions, frame_size, on_size_mismatch)

@@ -7,8 +7,10 @@ demand. :func:`unipixel_plugin.data.pipeline.load_sample` fills the decoded fiel
 
 Timeline: every sample refers to an ordered list of frames, its *timeline*. For an image it is one frame; for a
 frame folder it is ``media`` itself; for a video file it is ``frame_indices`` (frame numbers in the file; ``None``
-means every frame of the file). Masks are aligned with the timeline: ``objects[o].frames[t]`` annotates timeline
-frame ``t``.
+means every frame of the file, or every ``frame_stride``-th frame). Masks are aligned with the timeline:
+``objects[o].frames[t]`` annotates timeline frame ``t``. Where the timeline is a whole video file, whose length is
+only known once the file is opened, an object can instead list the positions it annotates (``positions``: sparse)
+or give one ``'json'`` part that annotates every position (``track``: the position goes into its key path).
 """
 from __future__ import annotations
 
@@ -34,7 +36,10 @@ DATA_TYPES = (
 
 MEDIA_TYPES = ('image', 'frames', 'video', 'none')
 PROMPT_TYPES = ('point', 'box')
-MASK_KINDS = ('rle', 'polygons', 'shapes', 'png')
+MASK_KINDS = ('rle', 'polygons', 'shapes', 'png', 'json')
+
+# in the key path of a track's 'json' part (ObjectMasks.track), the element that stands for the timeline position
+POSITION = '<t>'
 
 # How the text of a segmentation request is phrased, as upstream distinguishes it (it picks the template from it).
 QUERY_TYPES = ('query', 'sentence', 'explanatory', 'question', 'description')
@@ -48,9 +53,12 @@ class MaskPart:
         kind: ``'rle'`` (``data`` is a COCO RLE dict, compressed string or uncompressed list ``counts``),
             ``'polygons'`` (``data`` is a list of flat COCO polygons ``[x0, y0, x1, y1, ...]``; ``size`` needed),
             ``'shapes'`` (``data`` is a list of LabelMe-style ``{'label', 'points': [[x, y], ...]}``; ``values``
-            are the labels to keep; drawn like LISA does, larger shapes first), or ``'png'`` (``data`` is the
+            are the labels to keep; drawn like LISA does, larger shapes first), ``'png'`` (``data`` is the
             path of an index/label PNG; ``values`` are the pixel values that belong to the object, ``None``
-            meaning any non-zero pixel).
+            meaning any non-zero pixel), or ``'json'`` (``data`` is the path of a JSON mask file, read when the
+            mask is decoded; ``values`` is the key path — dict keys and list indices — of the entry, which is a
+            COCO RLE, ``null`` (no mask), a flat polygon, or a list of such entries whose union is the mask:
+            upstream's per-sample mask files of VideoRefer-700K, ViCaS and SA-V).
         data: see ``kind``.
         size: ``(height, width)`` of the annotated frame where the format does not carry it.
         values: see ``kind``.
@@ -67,19 +75,87 @@ class MaskPart:
 class ObjectMasks:
     """Lazy masks of one object over the sample's timeline.
 
+    Three forms:
+
+    * dense (the default): ``frames[t]`` annotates timeline position ``t``; ``len(frames)`` is the timeline length;
+    * sparse (``positions`` set): ``frames[i]`` annotates timeline position ``positions[i]`` and every other position
+      has no mask; for timelines whose length is only known once the video is opened (VideoRefer-700K samples
+      annotated on one frame of a whole video);
+    * track (``track`` set, ``frames`` empty): one ``'json'`` part annotates every position; its key path
+      (``values``) holds :data:`POSITION` where the timeline position goes (SA-V masklets:
+      ``('masklet', POSITION, object_index)``).
+
     Attributes:
-        frames: one entry per timeline frame: a list of :class:`MaskPart` (union) or ``None`` when the object is
-            not annotated (absent) on that frame.
+        frames: dense: one entry per timeline frame; sparse: one entry per position in ``positions``. An entry is a
+            list of :class:`MaskPart` (union) or ``None`` when the object is not annotated (absent) there.
         object_id: the object's id in the source annotation (anno id, ``<objectN>`` number, class id ...).
         name: optional category / part name.
+        positions: sparse form: the timeline positions ``frames`` annotates (ascending).
+        track: track form: the ``'json'`` part, with :data:`POSITION` in its key path.
     """
-    frames: list[Optional[list[MaskPart]]]
+    frames: list[Optional[list[MaskPart]]] = field(default_factory=list)
     object_id: Any = None
     name: Optional[str] = None
+    positions: Optional[list[int]] = None
+    track: Optional[MaskPart] = None
 
-    def annotated_frames(self) -> list[int]:
-        """Timeline positions where the object has at least one mask part."""
+    def __post_init__(self):
+        if self.positions is not None:
+            if self.track is not None:
+                raise ValueError(f'object {self.object_id!r}: give positions (sparse) or a track, not both')
+            if len(self.positions) != len(self.frames):
+                raise ValueError(f'object {self.object_id!r}: {len(self.positions)} positions but '
+                                 f'{len(self.frames)} frame entries')
+            if any(p < 0 for p in self.positions) or list(self.positions) != sorted(set(self.positions)):
+                raise ValueError(f'object {self.object_id!r}: positions must be ascending, distinct and >= 0, '
+                                 f'got {list(self.positions)[:10]}')
+        if self.track is not None:
+            values = tuple(self.track.values or ())
+            if self.track.kind != 'json' or values.count(POSITION) != 1 or self.frames:
+                raise ValueError(f'object {self.object_id!r}: a track is one "json" part whose key path holds '
+                                 f'POSITION once, with no frame entries; got kind {self.track.kind!r}, key path '
+                                 f'{values}')
+
+    @property
+    def is_dense(self) -> bool:
+        return self.positions is None and self.track is None
+
+    @property
+    def num_frames(self) -> Optional[int]:
+        """Timeline length the masks cover (dense form), else ``None`` (any length)."""
+        return len(self.frames) if self.is_dense else None
+
+    def parts(self, t: int) -> Optional[list[MaskPart]]:
+        """The parts annotating timeline position ``t`` (``None``: not annotated).
+
+        Raises:
+            IndexError: a dense object has no entry for ``t``.
+        """
+        if self.track is not None:
+            part = self.track
+            key = tuple(t if k == POSITION else k for k in part.values)
+            return [MaskPart(part.kind, part.data, part.size, key, part.source)]
+        if self.positions is not None:
+            for i, p in enumerate(self.positions):
+                if p == t:
+                    return self.frames[i]
+            return None
+        if not 0 <= t < len(self.frames):
+            raise IndexError(f'object {self.object_id!r} has masks for {len(self.frames)} frames, frame {t} was '
+                             'requested (annotation and media disagree)')
+        return self.frames[t]
+
+    def annotated_frames(self) -> Optional[list[int]]:
+        """Timeline positions where the object has at least one mask part (``None`` for a track: all of them)."""
+        if self.track is not None:
+            return None
+        if self.positions is not None:
+            return [p for p, parts in zip(self.positions, self.frames) if parts]
         return [t for t, parts in enumerate(self.frames) if parts]
+
+    def has_masks(self) -> bool:
+        """Whether any mask part is given (a track always counts)."""
+        return self.track is not None or any(self.frames)
 
 
 @dataclass
@@ -108,7 +184,8 @@ class Sample:
         data_type: one of :data:`DATA_TYPES`.
         media_type: ``'image'``, ``'frames'`` (a list of frame files), ``'video'`` (one video file) or ``'none'``.
         media: the image path, the frame paths, or the video path (one element).
-        frame_indices: for ``'video'`` media, the frame numbers in the file that form the timeline (``None``: all).
+        frame_indices: for ``'video'`` media, the frame numbers in the file that form the timeline (``None``: all,
+            or every ``frame_stride``-th).
         conversation: turns ``[{'role': 'user' | 'assistant', 'content': str}]`` in the canonical (evaluation)
             phrasing; ``<|seg|>``, ``<|ref|>`` and ``<|mem|>`` appear as text. Region markers of the source
             (``<region>``, ``<objectN>``) are kept as they are: turning them into tokens needs the sampled frames.
@@ -122,7 +199,13 @@ class Sample:
         prompt_frame: timeline position the source designates for prompting (VideoRefer ``frame_idx``), or ``None``.
         options / answer: multiple-choice options and the answer (VideoRefer-Bench-Q: ``answer`` is the letter).
         task: sub-task / question type (ReVOS ``'referring'``/``'reasoning'``, VideoRefer type, GroundMoRe type).
-        meta: anything else of the source worth keeping (ids, original sizes ...), JSON-friendly values.
+        meta: anything else of the source worth keeping (ids, original sizes ...), JSON-friendly values. Keys
+            that :func:`~unipixel_plugin.data.pipeline.load_sample` acts on: ``turn_objects`` (objects of each
+            turn), ``all_frames`` (read the whole timeline, whatever ``num_frames``: upstream's Inst-IT),
+            ``single_frame_prob`` (probability of keeping the masks of one frame only: upstream's Inst-IT region
+            samples), ``label_map`` (semantic segmentation: the classes come from a label PNG when loading).
+        frame_stride: for ``'video'`` media without ``frame_indices``: the timeline is frames ``0, s, 2s, ...`` of
+            the file (upstream's ``load_frames_with_stride``; SA-V videos at 24 fps are annotated at 6 fps: 4).
 
     Loaded fields (set by :func:`unipixel_plugin.data.pipeline.load_sample`):
         sampled: timeline positions of the loaded frames, ``(T,)``.
@@ -151,6 +234,7 @@ class Sample:
     answer: Optional[str] = None
     task: Optional[str] = None
     meta: dict = field(default_factory=dict)
+    frame_stride: int = 1
     # loaded
     sampled: Optional[list[int]] = None
     frames: Optional[np.ndarray] = None
@@ -166,6 +250,9 @@ class Sample:
         if self.media_type not in MEDIA_TYPES:
             raise ValueError(f'Sample {self.id!r} of {self.source!r}: unknown media_type {self.media_type!r}; '
                              f'expected one of {MEDIA_TYPES}')
+        if not isinstance(self.frame_stride, int) or self.frame_stride < 1:
+            raise ValueError(f'Sample {self.id!r} of {self.source!r}: frame_stride must be an int >= 1, got '
+                             f'{self.frame_stride!r}')
         if self.prompt_type is not None and self.prompt_type not in PROMPT_TYPES:
             raise ValueError(f'Sample {self.id!r} of {self.source!r}: unknown prompt_type {self.prompt_type!r}; '
                              f'expected one of {PROMPT_TYPES} or None')

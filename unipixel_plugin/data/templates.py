@@ -5,6 +5,7 @@ Readers render ``Sample.conversation`` with these so that a sample is usable as 
 """
 from __future__ import annotations
 
+import zlib
 from typing import Optional
 
 REF_TOKEN = '<|ref|>'
@@ -61,3 +62,16 @@ def seg_conversation(query: str, query_type: str, media: str, answer: Optional[s
     """``[user request, assistant answer]`` for one segmentation turn."""
     return [{'role': 'user', 'content': seg_request(query, query_type, media)},
             {'role': 'assistant', 'content': seg_answer(query_type, answer)}]
+
+
+# Requests of the region / memory data. Upstream draws one template of a list per sample when training; readers
+# use the first one of each list (a training pipeline may re-phrase, the raw texts are kept in ``meta``).
+REF_SHORT_CAPTION_REQUEST = f'Give me a short description of {REF_TOKEN}.'
+REGION_DETAIL_REQUEST = 'Can you provide me with a detailed description of the region in the picture marked by {}?'
+MEM_REQUEST = '{} Please localize the relevant objects with IDs.'
+
+
+def stable_draw(key: str, n: int) -> int:
+    """A draw in ``[0, n)`` fixed by ``key`` (CRC32), for choices upstream makes at random once per sample (an
+    option letter, the id a lone region is called by): the same sample gets the same choice in every process."""
+    return zlib.crc32(key.encode('utf-8')) % n

@@ -8,12 +8,13 @@ distribution up to the rounding of the resize. Scale by ``(S / W, S / H)`` to ge
 """
 from __future__ import annotations
 
-from typing import Optional
+import zlib
+from typing import Optional, Sequence
 
 import numpy as np
 
 from .masks import mask_to_box
-from .schema import VisualPrompt
+from .schema import Sample, VisualPrompt
 
 POINT_LABELS = np.array([1], dtype=np.int32)  # positive click
 BOX_LABELS = np.array([2, 3], dtype=np.int32)  # top-left, bottom-right corner
@@ -100,3 +101,20 @@ def sample_prompt(masks: np.ndarray,
         coords = sample_box(masks[frame], rng, noise, noise_bound, prompt_space)
         return VisualPrompt('box', coords, BOX_LABELS.copy(), frame)
     raise ValueError(f"prompt kind must be 'point' or 'box', got {kind!r}")
+
+
+def split_prompt_types(samples: Sequence[Sample], key: str) -> list[Sample]:
+    """Give the prompted samples (``ref_*`` / ``mem_*``) of one source a prompt type, exactly half points and half
+    boxes in an order fixed by ``key``, so that a reader's samples load with prompts on their own
+    (:class:`~.pipeline.LoadSample`); :class:`~.hybrid.HybridDataset` redraws the split with its seed.
+
+    ``ref_*`` samples get ``data_type`` ``'ref_point'`` / ``'ref_box'`` to match; other samples are unchanged.
+    """
+    samples = list(samples)
+    prompted = [s for s in samples if s.data_type.startswith(('ref_', 'mem_'))]
+    rng = np.random.default_rng(zlib.crc32(key.encode('utf-8')))
+    for sample, kind in zip(prompted, assign_prompt_types(len(prompted), rng)):
+        sample.prompt_type = kind
+        if sample.data_type.startswith('ref_'):
+            sample.data_type = f'ref_{kind}'
+    return samples
