@@ -151,17 +151,24 @@ def refer_mask_from_masks(masks: torch.Tensor, video_grid_thw: torch.Tensor, pat
 
 
 def mem_prompt_prefix(refer_mask: torch.Tensor, num_frames: int, object_ids: Sequence[int] | None = None) -> str:
-    """The region-QA prefix that places one ``<|mem|>`` per (object, temporal group) with a non-empty mask."""
+    """The region-QA prefix that places one ``<|mem|>`` per (object, temporal group) with a non-empty mask.
+
+    ``num_frames`` is the media's frame count: 1 gives upstream's image wording, more its video wording with the
+    frame pair ``<t>-<t+1>`` of each group.
+    """
     objects = refer_mask.size(1)
-    object_ids = list(range(objects)) if object_ids is None else list(object_ids)
-    if refer_mask.size(0) == 1:
+    object_ids = list(range(objects)) if object_ids is None else [int(i) for i in object_ids]
+    if len(object_ids) != objects:
+        raise ValueError(f'{len(object_ids)} object ids for {objects} objects in refer_mask')
+    image = num_frames == 1
+    if image:
         lines = ['Here is an image with the following highlighted regions:']
     else:
         lines = [f'Here is a video with {num_frames} frames denoted as <1> to <{num_frames}>. '
                  'The highlighted regions are as follows:']
     for obj, oid in zip(range(objects), object_ids):
         groups = refer_mask[:, obj].flatten(1).any(dim=1).nonzero()[:, 0].tolist()
-        if refer_mask.size(0) == 1:
+        if image:
             lines.append(f'[{oid}]: ' + ' '.join('<|mem|>' for _ in groups))
         else:
             lines.append(f'[{oid}]: ' + ' '.join(f'<{2 * g + 1}>-<{2 * g + 2}> <|mem|>' for g in groups))

@@ -43,3 +43,18 @@ def test_ref_region_and_text_samples_train(build_model, toy_dataset, collate):
 
     logs = model.train_step(collate([text]), optim)
     assert torch.isfinite(logs['loss_lm'])
+
+
+def test_region_samples_get_the_memory_prefix(build_model, toy_dataset, collate):
+    # readers leave the "<|mem|>" prefix out (it depends on the sampled frames); the preprocessor adds it
+    region = _loaded(toy_dataset, 'region_video', [{'role': 'user', 'content': 'What colour is [0]?'},
+                                                   {'role': 'assistant', 'content': 'Red.'}])
+    model = build_model(trainable=['msk_proj'])
+    pre = model.data_preprocessor
+    sample = pre.forward(collate([region]), training=True)['data_samples'][0]
+    conversation = pre.with_memory_prefix(sample, sample['conversation'])
+    assert conversation[0]['content'].startswith('Here is a video with 2 frames denoted as <1> to <2>.')
+    assert conversation[0]['content'].endswith('\nWhat colour is [0]?')
+    batch = pre(collate([region]), training=True)['data']
+    mem_tokens = int((batch['input_ids'] == pre.mem_token_id).sum())
+    assert mem_tokens == int(batch['refer_mask'][0].flatten(2).any(-1).sum()) >= 1

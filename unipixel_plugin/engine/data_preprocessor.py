@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor
 
 from unipixel_plugin import MEM_TOKEN, REF_TOKEN, SEG_TOKEN
-from unipixel_plugin.processing import (MIN_PIXELS, PromptObject, UniPixelInputs, prompt_tensors,
-                                        refer_mask_from_masks)
+from unipixel_plugin.processing import (MIN_PIXELS, PromptObject, UniPixelInputs, mem_prompt_prefix,
+                                        prompt_tensors, refer_mask_from_masks)
 from unipixel_plugin.registry import MODELS
 
 IGNORE_INDEX = -100
@@ -153,6 +153,7 @@ class UniPixelDataPreprocessor(BaseDataPreprocessor):
             if not conversation:
                 raise ValueError(f'sample {sample["id"]}: no user turn to answer')
         frames = sample['frames']
+        conversation = self.with_memory_prefix(sample, conversation)
         if frames is not None:
             out = self.inputs(frames, conversation)
         else:
@@ -189,6 +190,28 @@ class UniPixelDataPreprocessor(BaseDataPreprocessor):
                                      'mask(s); each <|seg|> is supervised by one object, in order')
                 out['label_mask'] = [resize_masks(masks, self.sam2_image_size)]
         return out
+
+    def with_memory_prefix(self, sample: dict, conversation: list) -> list:
+        """Region samples (mask prompts): put upstream's "Here is a video with T frames ... highlighted regions"
+        prefix, with one ``<|mem|>`` per object and temporal group where its mask is non-empty, before the first
+        user turn. Readers leave it out because it depends on the sampled frames and masks."""
+        if not str(sample.get('data_type', '')).startswith('region_'):
+            return conversation
+        first = next((i for i, turn in enumerate(conversation) if turn['role'] == 'user'), None)
+        if first is None or MEM_TOKEN in conversation[first]['content']:
+            return conversation
+        masks, frames = sample['masks'], sample['frames']
+        if masks is None or frames is None or masks.size(0) == 0:
+            raise ValueError(f'sample {sample["id"]}: a {sample["data_type"]} sample needs object masks and frames')
+        grid = self.inputs.grid_for(frames)
+        refer = refer_mask_from_masks(masks.transpose(0, 1), grid)
+        # region readers number objects [N] with object_id == N; other sources' ids (anno-id lists) are not names
+        ids = sample.get('object_ids') or []
+        ids = ids if len(ids) == masks.size(0) and all(isinstance(i, int) for i in ids) else None
+        prefix = mem_prompt_prefix(refer, frames.shape[0], ids)
+        conversation = list(conversation)
+        conversation[first] = dict(conversation[first], content=prefix + conversation[first]['content'])
+        return conversation
 
     def generation_inputs(self, sample: dict) -> dict:
         """Inputs for ``generate`` on one sample (its conversation up to the last user turn), on the device."""
