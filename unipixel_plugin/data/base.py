@@ -88,6 +88,10 @@ class UniPixelDataset(BaseDataset):
         min_frames / max_frames: drop samples whose timeline is shorter / longer (``-1``: no limit; upstream's
             ``--max_video_frames 500``). Videos without listed frames are never dropped.
         serialize_data, lazy_init, indices, test_mode, max_refetch: as in ``mmengine.dataset.BaseDataset``.
+        annotation_cache: a folder for a memory-mapped Arrow table of the parsed samples (HF ``datasets``).
+            The first run parses the annotation files and writes the table; later runs (and every dataloader
+            worker) map it instead of parsing and holding the samples in memory — what the million-sample
+            sources (LLaVA-665K, VideoRefer-700K) need. The table is rebuilt when an annotation file changes.
     """
 
     SOURCE: str = ''
@@ -105,7 +109,10 @@ class UniPixelDataset(BaseDataset):
                  lazy_init: bool = False,
                  indices: Optional[Sequence[int]] = None,
                  test_mode: bool = False,
-                 max_refetch: int = 100):
+                 max_refetch: int = 100,
+                 annotation_cache: Optional[str] = None):
+        self.annotation_cache = os.path.expanduser(annotation_cache) if annotation_cache else None
+        self._table = None  # the memory-mapped Arrow table when annotation_cache is used
         self.split = self.canonical_split(split or self.DEFAULT_SPLIT)
         self.min_frames = min_frames
         self.max_frames = max_frames
@@ -148,6 +155,9 @@ class UniPixelDataset(BaseDataset):
         samples are serialized (samplers and :class:`~.hybrid.HybridDataset` read it without unpickling samples)."""
         if self._fully_initialized:
             return
+        if self.annotation_cache:
+            self._init_from_table()
+            return
         self.data_list = self.load_data_list()
         self.data_list = self.filter_data()
         if self._indices is not None:
@@ -160,6 +170,65 @@ class UniPixelDataset(BaseDataset):
                 self.data_bytes, self.data_address = np.zeros(0, np.uint8), np.zeros(0, np.int64)
                 self.data_list.clear()
         self._fully_initialized = True
+
+    # ---- memory-mapped annotation cache (HF datasets / Arrow) ----------------------------------------------------
+
+    def cache_key(self) -> str:
+        """Identifies the parsed samples: reader, split, filters and each annotation file's size and mtime."""
+        import hashlib
+        parts = [type(self).__module__, type(self).__qualname__, self.SOURCE, self.split, str(self.min_frames),
+                 str(self.max_frames), os.path.abspath(self.data_root)]
+        for rel in self.required_files(self.split):
+            path = self.path(rel)
+            st = os.stat(path)
+            parts.append(f'{rel}:{st.st_size}:{st.st_mtime_ns}')
+        return hashlib.sha1('\n'.join(parts).encode()).hexdigest()[:16]
+
+    def cache_path(self) -> str:
+        return os.path.join(self.annotation_cache, f'{self.SOURCE or type(self).__name__}-{self.split}-'
+                                                   f'{self.cache_key()}.arrow')
+
+    def _init_from_table(self):
+        from datasets import Dataset
+
+        missing = self.missing_files(self.data_root, self.split)
+        if missing:
+            self.load_data_list()  # raises the usual error naming the files
+        path = self.cache_path()
+        if not os.path.exists(path):
+            self._write_table(path)
+        table = Dataset.from_file(path)  # memory-mapped: shared by every worker, nothing parsed
+        if self._indices is not None:
+            indices = [self._indices] if isinstance(self._indices, int) else self._indices
+            table = table.select(range(indices) if isinstance(indices, int) else list(indices))
+        self._table = table
+        self.data_types = list(table['group'])
+        self.data_list = []
+        self.serialize_data = False
+        self._fully_initialized = True
+
+    def _write_table(self, path: str):
+        from datasets import Features, Value
+        from datasets.arrow_writer import ArrowWriter
+
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.data_list = self.load_data_list()
+        samples = self.filter_data()
+        tmp = f'{path}.{os.getpid()}.tmp'
+        features = Features({'sample': Value('binary'), 'group': Value('string')})
+        with ArrowWriter(features=features, path=tmp) as writer:
+            for sample in samples:
+                writer.write({'sample': pickle.dumps(sample, protocol=pickle.HIGHEST_PROTOCOL), 'group': sample.group})
+            writer.finalize()
+        os.replace(tmp, path)  # atomic: concurrent processes see a whole table or none
+        self.data_list = []
+
+    def __len__(self) -> int:
+        if not self._fully_initialized:
+            self.full_init()
+        if self._table is not None:
+            return len(self._table)
+        return super().__len__()
 
     def load_data_list(self) -> list[Sample]:
         missing = self.missing_files(self.data_root, self.split)
@@ -191,16 +260,26 @@ class UniPixelDataset(BaseDataset):
         """The annotation-level :class:`Sample` at ``idx`` (a private copy)."""
         if idx < 0:
             idx += len(self)
+        if self._table is not None:
+            return pickle.loads(self._table[idx]['sample'])
         if self.serialize_data:
             start = 0 if idx == 0 else self.data_address[idx - 1].item()
             return pickle.loads(memoryview(self.data_bytes[start:self.data_address[idx].item()]))
         return copy.deepcopy(self.data_list[idx])
 
     def get_subset_(self, indices) -> None:
+        if self._table is not None:
+            self._table = self._table.select(range(indices) if isinstance(indices, int) else list(indices))
+            self.data_types = list(self._table['group'])
+            return
         super().get_subset_(indices)
         self.data_types = [self.get_data_info(i).group for i in range(len(self))]
 
     def get_subset(self, indices) -> 'UniPixelDataset':
+        if self._table is not None:
+            subset = copy.copy(self)
+            subset.get_subset_(indices)
+            return subset
         subset = super().get_subset(indices)
         subset.data_types = [subset.get_data_info(i).group for i in range(len(subset))]
         return subset

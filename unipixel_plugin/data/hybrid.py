@@ -81,6 +81,8 @@ class HybridDataset(Dataset):
         max_retries: replacements tried before giving up on an index.
         on_size_mismatch: ``'resize'`` masks that disagree with their frames (upstream) or ``'error'``.
         num_threads: decord threads per video.
+        annotation_cache: folder for the sources' memory-mapped annotation tables (see
+            :class:`~.base.UniPixelDataset`), passed to sources built from names / configs that do not set one.
     """
 
     def __init__(self,
@@ -99,7 +101,8 @@ class HybridDataset(Dataset):
                  seed: int = 0,
                  max_retries: int = 10,
                  on_size_mismatch: str = 'resize',
-                 num_threads: int = 1):
+                 num_threads: int = 1,
+                 annotation_cache: Optional[str] = None):
         super().__init__()
         self.seed = seed
         self.epoch = 0
@@ -108,7 +111,7 @@ class HybridDataset(Dataset):
         self.load_cfg = dict(num_frames=num_frames, sample_type=sample_type, max_objects=max_objects,
                              max_turns=max_turns, box_noise=box_noise, box_noise_bound=box_noise_bound,
                              prompt_space=prompt_space, on_size_mismatch=on_size_mismatch, num_threads=num_threads)
-        self.datasets, self.repeats = self._build(datasets, repeats, data_root, split)
+        self.datasets, self.repeats = self._build(datasets, repeats, data_root, split, annotation_cache)
         self._index()
         self.failures: Counter = Counter()  # source -> failed loads in this process
         self.failure_log: list[tuple[str, str]] = []  # (sample key, error), last 1000 in this process
@@ -116,7 +119,7 @@ class HybridDataset(Dataset):
     # ---- construction -----------------------------------------------------------------------------------------
 
     @staticmethod
-    def _build(datasets, repeats, data_root, split):
+    def _build(datasets, repeats, data_root, split, annotation_cache=None):
         if isinstance(datasets, str):
             datasets = parse_mixture(datasets)
         built, reps = [], []
@@ -133,6 +136,8 @@ class HybridDataset(Dataset):
                 repeat = cfg.pop('repeat', repeat)
                 if data_root is not None:
                     cfg.setdefault('data_root', data_root)
+                if annotation_cache is not None:
+                    cfg.setdefault('annotation_cache', annotation_cache)
                 item = DATASETS.build(cfg)
             if len(item) == 0:
                 raise ValueError(f'source {i} ({_source_name(item)}) is empty; remove it from the mixture')
