@@ -110,3 +110,20 @@ def test_video_overlay_as_mp4(tiny_ckpt, tmp_path):
     assert 'SAM 2 propagation' not in out.stderr
     video = cv2.VideoCapture(str(tmp_path / 'out' / 'frames_overlay.mp4'))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+
+
+def test_segment_every_frame_with_sam2_frames_all(tiny_ckpt, tmp_path):
+    video = tmp_path / 'long.mp4'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 8, (90, 60))
+    for t in range(7):
+        frame = np.full((60, 90, 3), 20, np.uint8)
+        frame[10:30, 5 + 5 * t:25 + 5 * t] = (30, 30, 220)
+        writer.write(frame)
+    writer.release()
+    out = unipixel('segment', str(video), 'red square', '--checkpoint', str(tiny_ckpt), '--answer',
+                   'Sure, it is <|seg|>.', '--sample-frames', '4', '--sam2-frames', 'all', '--quiet',
+                   '--output', str(tmp_path / 'out'))
+    assert out.returncode == 0, out.stderr
+    record = json.loads((tmp_path / 'out' / 'long.json').read_text())
+    assert record['frame_indices'] == list(range(7)) and len(record['objects'][0]['rle']) == 7
+    assert Image.open(tmp_path / 'out' / 'long_overlay.gif').n_frames == 7

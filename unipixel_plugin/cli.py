@@ -40,7 +40,8 @@ def _load_predictor(args):
         extra = dict(min_pixels=56 * 56, max_pixels=112 * 112)
     return UniPixelPredictor.from_pretrained(checkpoint, device=args.device, dtype=args.dtype,
                                              sample_frames=args.sample_frames, max_new_tokens=args.max_new_tokens,
-                                             progress=not args.quiet, **extra), args.checkpoint is None
+                                             progress=not args.quiet, sam2_frames=args.sam2_frames,
+                                             **extra), args.checkpoint is None
 
 
 def write_outputs(result, out_dir: Path, caption: str, fps: float = 5.0, video_format: str = 'gif') -> dict:
@@ -49,9 +50,14 @@ def write_outputs(result, out_dir: Path, caption: str, fps: float = 5.0, video_f
     from unipixel_plugin.visualization import overlay, save_frames
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = Path(result.media.source).stem if result.media.source != '<array>' else 'media'
+    frames = result.media.frames
+    if len(result.frame_indices) != len(frames):  # masks on every frame of the video: read them for the overlay
+        from unipixel_plugin.inference.media import frame_reader
+        read, _ = frame_reader(result.media.source)
+        frames = [read(i) for i in result.frame_indices]
     pictures = [overlay(frame, [m[t] for m in result.masks], caption=caption,
                         labels=[f'[{i}]' for i in range(len(result.masks))])
-                for t, frame in enumerate(result.media.frames)]
+                for t, frame in enumerate(frames)]
     ext = '.png' if len(pictures) == 1 else f'.{video_format}'
     picture = save_frames(str(out_dir / f'{stem}_overlay{ext}'), pictures, fps=fps)
     for i, obj in enumerate(result.masks):
@@ -191,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument('--device', default='auto')
         p.add_argument('--dtype', default='auto', help='auto (fp32 on CPU, checkpoint dtype on GPU), bf16, fp32')
         p.add_argument('--sample-frames', type=int, default=16, help='video frames the model sees (upstream: 16)')
+        p.add_argument('--sam2-frames', choices=('sampled', 'all'), default='sampled',
+                       help='masks on the sampled frames, or SAM 2 tracks every frame of the video')
         p.add_argument('--max-new-tokens', type=int, default=64)
         p.add_argument('--video-format', choices=('gif', 'mp4'), default='gif', help='overlay format for videos')
         p.add_argument('--quiet', action='store_true', help='no progress bars')

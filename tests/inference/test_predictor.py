@@ -173,3 +173,17 @@ def test_pixelqa_two_passes_with_upstream_prompts(predictor):
     result = conv.ask('What is [0] doing to [1]?', objects=[0, 1], options=['(A) pushing', '(B) chasing'])
     assert result.prompt.endswith('(B) chasing\nPlease only give the best option.')
     assert result.prompt.count('<|mem|>') >= 2
+
+
+def test_sam2_can_track_every_frame_while_the_llm_sees_a_sample(tiny_model, tiny_processor, tmp_path):
+    video = write_video(tmp_path / 'clip.mp4', frames=10)
+    every = UniPixelPredictor(tiny_model, tiny_processor, min_pixels=56 * 56, max_pixels=112 * 112,
+                              sam2_frames='all')
+    result = every.segment(str(video), 'red square', sample_frames=4, answer='Sure, it is <|seg|>.')
+    assert result.frame_indices == list(range(10)) and result.masks[0].shape == (10, 60, 90)
+    assert len(result.media.frames) == 4  # the LLM still sees 4 uniformly sampled frames
+    streamed = np.stack([m[0] for _, m, _ in every.segment_stream(str(video), 'red square', sample_frames=4,
+                                                                 answer='Sure, it is <|seg|>.', keep_memories=None)])
+    assert (streamed != result.masks[0]).mean() < 1e-3
+    with pytest.raises(ValueError, match="'sampled' or 'all'"):
+        UniPixelPredictor(tiny_model, tiny_processor, sam2_frames='some')

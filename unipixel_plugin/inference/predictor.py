@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -117,10 +118,13 @@ class UniPixelPredictor:
         min_pixels / max_pixels: LLM frame-size bounds (upstream's defaults when None).
         max_new_tokens: generation budget per request.
         progress: show progress bars (batches, SAM 2 tracking through video frames).
+        sam2_frames: ``'sampled'``: masks on the frames the LLM sees (upstream's tools/inference.py); ``'all'``:
+            SAM 2 tracks every frame of a video file or frame folder, read one at a time (upstream's evaluation).
     """
 
     def __init__(self, model, processor, sample_frames: int = 16, min_pixels: int | None = None,
-                 max_pixels: int | None = None, max_new_tokens: int = 128, progress: bool = False):
+                 max_pixels: int | None = None, max_new_tokens: int = 128, progress: bool = False,
+                 sam2_frames: str = 'sampled'):
         from unipixel_plugin.processing import MIN_PIXELS
         self.model = model.eval()
         self.processor = processor
@@ -128,6 +132,9 @@ class UniPixelPredictor:
         self.inputs = UniPixelInputs(processor, model.config.sam2_image_size, min_pixels or MIN_PIXELS, max_pixels)
         self.max_new_tokens = max_new_tokens
         self.progress = progress
+        if sam2_frames not in ('sampled', 'all'):
+            raise ValueError(f"sam2_frames must be 'sampled' or 'all', got {sam2_frames!r}")
+        self.sam2_frames = sam2_frames
 
     @classmethod
     def from_pretrained(cls, checkpoint: str, device: str | None = 'auto', dtype='auto',
@@ -354,10 +361,10 @@ class UniPixelPredictor:
         results = []
         llm = self._llm_seg_states(prepared)
         size = self.model.config.sam2_image_size
-        sam = [sam2_frames(torch.from_numpy(np.array(p.media.frames)), size).to(self.device) for p in prepared]
+        sam, indices = zip(*[self._sam_frames(p.media) for p in prepared])
         # single images that need masks: one SAM 2 image-encoder call for all of them
         batchable = [b for b, (p, (states, _)) in enumerate(zip(prepared, llm))
-                     if states.size(0) and sam[b].size(0) == 1 and not self.model.config.sam2_batch_mode]
+                     if states.size(0) and len(sam[b]) == 1 and not self.model.config.sam2_batch_mode]
         encoded = {}
         if len(batchable) > 1:
             entries = self.model.sam2.encode_frames(torch.cat([sam[b] for b in batchable]))
@@ -366,10 +373,21 @@ class UniPixelPredictor:
             media = p.media
             self.model.seg_prompts = []
             masks = self.model.decode_masks(states, sam[b], media.size, features=encoded.get(b),
-                                            verbose=self.progress and sam[b].size(0) > 1)
-            results.append(UniPixelResult(reply, [m[0].numpy() for m in masks], media, p.text, list(media.indices),
+                                            verbose=self.progress and len(sam[b]) > 1)
+            results.append(UniPixelResult(reply, [m[0].numpy() for m in masks], media, p.text, indices[b],
                                           list(self.model.seg_prompts)))
         return results
+
+    def _sam_frames(self, media: Media):
+        """SAM 2's frames and their numbers in the source: the sampled frames, or with ``sam2_frames='all'`` every
+        frame of a video file / frame folder, decoded lazily one at a time."""
+        size = self.model.config.sam2_image_size
+        whole = self.sam2_frames == 'all' and media.kind == 'video' and media.total_frames > len(media.frames)
+        if whole and isinstance(media.source, str) and os.path.exists(media.source):
+            from unipixel_plugin.inference.media import frame_reader
+            read, total = frame_reader(media.source)
+            return LazySAM2Frames(read, total, size), list(range(total))
+        return sam2_frames(torch.from_numpy(np.array(media.frames)), size).to(self.device), list(media.indices)
 
 
 __all__ = ['UniPixelPredictor', 'UniPixelResult', 'RequestError', 'Request', 'resolve_device', 'resolve_dtype']
