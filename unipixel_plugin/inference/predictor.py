@@ -360,7 +360,6 @@ class UniPixelPredictor:
     def _run_batch(self, prepared) -> list[UniPixelResult]:
         results = []
         llm = self._llm_seg_states(prepared)
-        size = self.model.config.sam2_image_size
         sam, indices = zip(*[self._sam_frames(p.media) for p in prepared])
         # single images that need masks: one SAM 2 image-encoder call for all of them
         batchable = [b for b, (p, (states, _)) in enumerate(zip(prepared, llm))

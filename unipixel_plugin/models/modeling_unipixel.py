@@ -19,9 +19,6 @@ from unipixel_plugin.models.components import (MaskFeatureProjector, SAM2MaskHea
 from unipixel_plugin.models.configuration_unipixel import PixelQwen2_5_VLConfig
 from unipixel_plugin.registry import MODELS
 
-# Extra generate()/forward() inputs of UniPixel. They must be named parameters (transformers validates them).
-UNIPIXEL_INPUTS = ('frames', 'frame_size', 'point_coords', 'point_labels', 'point_frames', 'refer_mask')
-
 
 class CheckpointMismatchError(RuntimeError):
     """A checkpoint's tensors do not match the model built from its config."""
@@ -374,5 +371,4 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
         return super()._prepare_position_ids_for_generation(inputs_tensor, model_kwargs)
 
 
-__all__ = ['PixelQwen2_5_VLForConditionalGeneration', 'CheckpointMismatchError', 'mm_token_type_ids_from',
-           'UNIPIXEL_INPUTS']
+__all__ = ['PixelQwen2_5_VLForConditionalGeneration', 'CheckpointMismatchError', 'mm_token_type_ids_from']
