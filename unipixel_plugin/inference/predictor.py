@@ -32,6 +32,8 @@ class UniPixelResult:
         masks: one ``(T, H, W)`` bool array per ``<|seg|>``, on the frames in ``frame_indices``.
         media: the decoded input.  prompt: the user turn sent to the model.
         prompts: the SAM 2 hidden prompt ``(K, 256)`` behind each mask (what the memory bank keeps).
+        logits: the ``(T, H, W)`` float mask logits behind each mask, when the predictor keeps them
+            (``keep_logits=True``); mask = logits > 0.
     """
     text: str
     masks: list[np.ndarray]
@@ -39,6 +41,7 @@ class UniPixelResult:
     prompt: str
     frame_indices: list[int] = field(default_factory=list)
     prompts: list[torch.Tensor] = field(default_factory=list)
+    logits: list[np.ndarray] | None = None
 
     def to_record(self) -> dict:
         """A JSON-able record with masks as COCO RLE (one list of per-frame RLEs per object)."""
@@ -120,11 +123,12 @@ class UniPixelPredictor:
         progress: show progress bars (batches, SAM 2 tracking through video frames).
         sam2_frames: ``'sampled'``: masks on the frames the LLM sees (upstream's tools/inference.py); ``'all'``:
             SAM 2 tracks every frame of a video file or frame folder, read one at a time (upstream's evaluation).
+        keep_logits: also return each mask's float logits (``UniPixelResult.logits``).
     """
 
     def __init__(self, model, processor, sample_frames: int = 16, min_pixels: int | None = None,
                  max_pixels: int | None = None, max_new_tokens: int = 128, progress: bool = False,
-                 sam2_frames: str = 'sampled'):
+                 sam2_frames: str = 'sampled', keep_logits: bool = False):
         from unipixel_plugin.processing import MIN_PIXELS
         self.model = model.eval()
         self.processor = processor
@@ -135,6 +139,7 @@ class UniPixelPredictor:
         if sam2_frames not in ('sampled', 'all'):
             raise ValueError(f"sam2_frames must be 'sampled' or 'all', got {sam2_frames!r}")
         self.sam2_frames = sam2_frames
+        self.keep_logits = keep_logits
 
     @classmethod
     def from_pretrained(cls, checkpoint: str, device: str | None = 'auto', dtype='auto',
@@ -371,10 +376,12 @@ class UniPixelPredictor:
         for b, (p, (states, reply)) in enumerate(zip(prepared, llm)):
             media = p.media
             self.model.seg_prompts = []
+            logits = [] if self.keep_logits else None
             masks = self.model.decode_masks(states, sam[b], media.size, features=encoded.get(b),
-                                            verbose=self.progress and len(sam[b]) > 1)
+                                            verbose=self.progress and len(sam[b]) > 1, logits_out=logits)
             results.append(UniPixelResult(reply, [m[0].numpy() for m in masks], media, p.text, indices[b],
-                                          list(self.model.seg_prompts)))
+                                          list(self.model.seg_prompts),
+                                          None if logits is None else [x.numpy() for x in logits]))
         return results
 
     def _sam_frames(self, media: Media):

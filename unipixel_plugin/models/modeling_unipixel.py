@@ -330,21 +330,28 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
         self.seg.extend(self.decode_masks(hidden, frames[0], frame_size[0]))
 
     def decode_masks(self, hidden: torch.Tensor, frames, frame_size, keep_memories: int | None = None,
-                     features: dict | None = None, verbose: bool = False) -> list[torch.Tensor]:
+                     features: dict | None = None, verbose: bool = False, logits_out: list | None = None
+                     ) -> list[torch.Tensor]:
         """Masks for ``hidden`` ``(N, llm_dim)`` seg states: a list of N ``(1, T, H, W)`` bool (upstream's ``seg``).
 
-        Also records each object's SAM 2 prompt in ``self.seg_prompts``.
+        Also records each object's SAM 2 prompt in ``self.seg_prompts``; ``logits_out``, if a list, receives the
+        N ``(T, H, W)`` float mask logits (mask = logits > 0).
         """
         if hidden.size(0) == 0:
             return []
         self.seg_prompts.extend(self.seg_head(hidden.to(self.seg_head[1].weight.dtype)).detach().float().cpu())
         height, width = (int(s) for s in frame_size)
         masks = torch.zeros(hidden.size(0), len(frames), height, width, dtype=torch.bool)
+        keep = torch.zeros(masks.shape) if logits_out is not None else None
         for idx, logits in self.mask_head.decode_objects(hidden, frames, (height, width),
                                                          batch_mode=self.config.sam2_batch_mode,
                                                          keep_memories=keep_memories, features=features,
                                                          verbose=verbose):
             masks[:, idx] = (logits > 0).cpu()
+            if keep is not None:
+                keep[:, idx] = logits.float().cpu()
+        if keep is not None:
+            logits_out.extend(keep)
         return [m[None] for m in masks]
 
     # ------------------------------------------------------------------ generation
