@@ -56,6 +56,13 @@ def load_json(path: str, ordered: bool = False) -> Any:
         raise AnnotationError(f'cannot parse JSON {path}: {err} (the file is truncated or corrupt)') from err
 
 
+def load_json_list(path: str, what: str = 'items') -> list:
+    """Read a JSON file whose top level must be a list (of ``what``); errors name the file."""
+    items = load_json(path)
+    expect(isinstance(items, list), f'{path}: expected a list of {what}')
+    return items
+
+
 def load_pickle(path: str) -> Any:
     """Read a pickle file (upstream's ``refs(unc).p``, ``mask_dict.pkl``); errors name the file.
 

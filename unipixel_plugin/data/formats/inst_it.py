@@ -34,7 +34,7 @@ import re
 from typing import Iterable
 
 from ...registry import DATASETS
-from ..base import UniPixelDataset, expect, load_json
+from ..base import UniPixelDataset, expect, load_json_list
 from ..media import MediaError, list_frame_files
 from ..schema import MaskPart, ObjectMasks, Sample
 from ..templates import MEM_REQUEST, REF_SHORT_CAPTION_REQUEST, REF_TOKEN, SEG_TOKEN, stable_draw
@@ -78,8 +78,7 @@ class InstITVideoDataset(UniPixelDataset):
 
     def parse(self) -> Iterable[Sample]:
         anno_file = self.path(self.ANNO)
-        items = load_json(anno_file)
-        expect(isinstance(items, list), f'{anno_file}: expected a list of videos')
+        items = load_json_list(anno_file, 'videos')
         samples = []
         for n, raw in enumerate(items):
             where = f'{anno_file} (item {n}, video {raw.get("video_id")})'
@@ -190,8 +189,7 @@ class InstITImageShortCaptionRefDataset(UniPixelDataset):
 
     def parse(self) -> Iterable[Sample]:
         anno_file = self.path(self.ANNO)
-        items = load_json(anno_file)
-        expect(isinstance(items, list), f'{anno_file}: expected a list of images')
+        items = load_json_list(anno_file, 'images')
         samples = []
         for n, raw in enumerate(items):
             where = f'{anno_file} (item {n}, image {raw.get("image_id")})'

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from ...registry import DATASETS
-from ..base import UniPixelDataset, expect, load_json
+from ..base import UniPixelDataset, expect, load_json_list
 from ..schema import Sample
 
 ROLES = {'human': 'user', 'gpt': 'assistant'}
@@ -42,8 +42,7 @@ class LlavaVideoGPTPlusDataset(UniPixelDataset):
 
     def parse(self) -> Iterable[Sample]:
         anno_file = self.path(self.ANNO)
-        items = load_json(anno_file)
-        expect(isinstance(items, list), f'{anno_file}: expected a list of conversations')
+        items = load_json_list(anno_file, 'conversations')
         for n, item in enumerate(items):
             where = f'{anno_file} (item {n}, id {item.get("id")})'
             expect(not ('image' in item and 'video' in item), f'{where}: has both "image" and "video"')

@@ -24,7 +24,7 @@ import re
 from typing import Iterable, Optional
 
 from ...registry import DATASETS
-from ..base import UniPixelDataset, expect, load_json
+from ..base import UniPixelDataset, expect, load_json_list
 from ..schema import ObjectMasks, Sample
 from ..templates import REGION_DETAIL_REQUEST
 from .refcoco import segmentation_part
@@ -61,8 +61,7 @@ class OspreyDataset(UniPixelDataset):
 
     def parse(self) -> Iterable[Sample]:
         anno_file = self.path(self.ANNO)
-        items = load_json(anno_file)
-        expect(isinstance(items, list), f'{anno_file}: expected a list of images')
+        items = load_json_list(anno_file, 'images')
         self.num_invalid = 0  # items upstream drops (reported like its "Invalid samples" line)
         for n, raw in enumerate(items):
             where = f'{anno_file} (item {n}, id {raw.get("id")})'

@@ -18,7 +18,7 @@ import re
 from typing import Iterable, Optional
 
 from ...registry import DATASETS
-from ..base import UniPixelDataset, expect, load_json
+from ..base import UniPixelDataset, expect, load_json_list
 from ..media import list_frame_files
 from ..schema import MaskPart, ObjectMasks, Sample
 
@@ -68,8 +68,7 @@ class VideoReferBenchQDataset(UniPixelDataset):
 
     def parse(self) -> Iterable[Sample]:
         anno_file = self.path(self.ANNO)
-        items = load_json(anno_file)
-        expect(isinstance(items, list), f'{anno_file}: expected a list of questions')
+        items = load_json_list(anno_file, 'questions')
         for n, item in enumerate(items):
             yield self._sample(item, n, anno_file)
 
@@ -120,8 +119,7 @@ class VideoReferBenchDDataset(UniPixelDataset):
 
     def parse(self) -> Iterable[Sample]:
         anno_file = self.path(self.ANNO)
-        items = load_json(anno_file)
-        expect(isinstance(items, list), f'{anno_file}: expected a list of items')
+        items = load_json_list(anno_file, 'items')
         for n, item in enumerate(items):
             where = f'{anno_file} (item {n})'
             for key in ('video', 'caption', 'frame_idx', 'annotation'):

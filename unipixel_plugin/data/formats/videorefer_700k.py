@@ -40,7 +40,7 @@ import re
 from typing import Iterable, Optional
 
 from ...registry import DATASETS
-from ..base import UniPixelDataset, expect, load_json
+from ..base import UniPixelDataset, expect, load_json_list
 from ..media import list_frame_files
 from ..schema import MaskPart, ObjectMasks, Sample
 from ..templates import MEM_REQUEST, REF_TOKEN, SEG_TOKEN, stable_draw
@@ -86,8 +86,7 @@ class VideoRefer700KDataset(UniPixelDataset):
 
     def parse(self) -> Iterable[Sample]:
         anno_file = self.path(self.ANNO)
-        items = load_json(anno_file)
-        expect(isinstance(items, list), f'{anno_file}: expected a list of items')
+        items = load_json_list(anno_file, 'items')
         self._folders: dict[str, list[str]] = {}
         samples = []
         for n, item in enumerate(items):
