@@ -1,7 +1,6 @@
 """The `unipixel` command, started the way users start it (the installed console script)."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,17 @@ def unipixel(*args, env=None, cwd=None):
     cmd = [str(exe)] if exe.exists() else [sys.executable, '-m', 'unipixel_plugin.cli']
     full_env = dict(os.environ, **(env or {}))
     return subprocess.run(cmd + list(args), capture_output=True, text=True, env=full_env, cwd=cwd, timeout=900)
+
+
+def moving_square_video(path, frames):
+    """A 90x60 mp4 (mp4v, which decord and PyAV read) of a red square moving right."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*'mp4v'), 8, (90, 60))
+    for t in range(frames):
+        frame = np.full((60, 90, 3), 20, np.uint8)
+        frame[10:30, 5 + 5 * t:25 + 5 * t] = (30, 30, 220)
+        writer.write(frame)
+    writer.release()
+    return path
 
 
 def test_info_describes_the_checkpoint(tiny_ckpt):
@@ -43,13 +53,7 @@ def test_default_segment_runs_the_demo_on_the_bundled_sample(tmp_path):
 
 
 def test_segment_video_writes_gif_and_per_frame_masks(tiny_ckpt, tmp_path):
-    video = tmp_path / 'clip.mp4'
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 8, (90, 60))
-    for t in range(6):
-        frame = np.full((60, 90, 3), 20, np.uint8)
-        frame[10:30, 5 + 5 * t:25 + 5 * t] = (30, 30, 220)
-        writer.write(frame)
-    writer.release()
+    video = moving_square_video(tmp_path / 'clip.mp4', 6)
     out = unipixel('segment', str(video), 'red square', '--checkpoint', str(tiny_ckpt), '--answer',
                    'Sure, it is <|seg|>.', '--output', str(tmp_path / 'out'), '--sample-frames', '4')
     assert 'SAM 2 propagation' in out.stderr  # progress bar over the video frames
@@ -89,7 +93,6 @@ def test_tasks_path_points_at_the_installed_task_folder():
     assert out.returncode == 0 and Path(out.stdout.strip()).name == 'tasks'
 
 
-del shutil
 
 
 def test_data_check_is_wired_into_the_command(tmp_path):
@@ -113,13 +116,7 @@ def test_video_overlay_as_mp4(tiny_ckpt, tmp_path):
 
 
 def test_segment_every_frame_with_sam2_frames_all(tiny_ckpt, tmp_path):
-    video = tmp_path / 'long.mp4'
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'mp4v'), 8, (90, 60))
-    for t in range(7):
-        frame = np.full((60, 90, 3), 20, np.uint8)
-        frame[10:30, 5 + 5 * t:25 + 5 * t] = (30, 30, 220)
-        writer.write(frame)
-    writer.release()
+    video = moving_square_video(tmp_path / 'long.mp4', 7)
     out = unipixel('segment', str(video), 'red square', '--checkpoint', str(tiny_ckpt), '--answer',
                    'Sure, it is <|seg|>.', '--sample-frames', '4', '--sam2-frames', 'all', '--quiet',
                    '--output', str(tmp_path / 'out'))

@@ -1,4 +1,5 @@
 """MMEngine registries of the unipixel_plugin scope, components built from config dicts, and the lmms-eval entry."""
+import importlib
 import importlib.metadata
 
 import pytest
@@ -63,8 +64,6 @@ def test_lmms_eval_entry_point_resolves_to_the_adapter():
     from lmms_eval.api.model import lmms
     assert issubclass(adapter, lmms) and adapter.is_simple is False
 
-
-import importlib  # noqa: E402
 
 
 @pytest.mark.slow
