@@ -86,7 +86,7 @@ class _Prepared:
     """A request after loading and validation."""
     media: Media
     text: str
-    regions: list
+    prompts: tuple | None  # (point_coords, point_labels, point_frames) of one sample, or None without regions
     answer: str | None
     refer_mask: torch.Tensor | None
     answer_prefix: str = ''
@@ -228,7 +228,7 @@ class UniPixelPredictor:
         read, total = frame_reader(video)
         lazy = LazySAM2Frames(read, total, self.model.config.sam2_image_size)
         prompt = self._segment_prompt(query, media)
-        states, text = self._llm_seg_states([_Prepared(media, prompt, [], answer, None)])[0]
+        states, text = self._llm_seg_states([_Prepared(media, prompt, None, answer, None)])[0]
         if states.size(0) == 0:
             logger.info('the answer has no <|seg|>: nothing to track (%r)', text)
             return
@@ -269,12 +269,14 @@ class UniPixelPredictor:
         if text.count('<|ref|>') != len(regions):
             raise ValueError(f'{media.source}: the text has {text.count("<|ref|>")} <|ref|> placeholders for '
                              f'{len(regions)} regions: {req.text!r}')
-        if regions:  # validate against the frame now, so a bad prompt fails this request only
-            prompt_tensors(regions, media.size, self.model.config.sam2_image_size, len(media.frames), media.source)
+        prompts = None
+        if regions:  # built (and validated against the frame) now, so a bad prompt fails this request only
+            prompts = prompt_tensors(regions, media.size, self.model.config.sam2_image_size, len(media.frames),
+                                     media.source)
         if refer_mask is not None and text.count('<|mem|>') != int(refer_mask.flatten(2).any(-1).sum()):
             raise ValueError(f'{media.source}: the text has {text.count("<|mem|>")} <|mem|> tokens but the masks '
                              f'cover {int(refer_mask.flatten(2).any(-1).sum())} (object, frame pair) regions')
-        return _Prepared(media, text, regions, req.answer, refer_mask, req.answer_prefix)
+        return _Prepared(media, text, prompts, req.answer, refer_mask, req.answer_prefix)
 
     def _mask_prompts(self, masks, frame: int, media: Media, first_id: int = 0):
         from unipixel_plugin.processing import mem_prompt_prefix, refer_mask_from_masks
@@ -306,13 +308,10 @@ class UniPixelPredictor:
         data = self.inputs.batch(frames, [p.text for p in prepared], [p.answer for p in prepared] if teacher[0]
                                  else None, [p.answer_prefix for p in prepared])
         batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.items() if k != 'frame_size'}
-        size = model.config.sam2_image_size
-        if any(p.regions for p in prepared):
+        if any(p.prompts for p in prepared):
             coords, labels, pframes = [], [], []
             for p in prepared:
-                media, regions = p.media, p.regions
-                c, lab, f = prompt_tensors(regions, media.size, size, len(media.frames), media.source) if regions \
-                    else ([], [], [torch.zeros(0, dtype=torch.long)])
+                c, lab, f = p.prompts or ([], [], [torch.zeros(0, dtype=torch.long)])
                 coords.append([t.to(device) for t in c])
                 labels.append([t.to(device) for t in lab])
                 pframes.append([t.to(device) for t in f])
