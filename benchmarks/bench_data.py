@@ -29,7 +29,7 @@ from torch.utils.data import DataLoader, Dataset
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from unipixel_plugin import data  # noqa: E402
-from unipixel_plugin.data.masks import decode_object  # noqa: E402
+from unipixel_plugin.data.mask_parts import decode_object  # noqa: E402
 from unipixel_plugin.data.pipeline import sample_rng  # noqa: E402
 
 HybridDataset, MaskPart, ObjectMasks, Sample = data.HybridDataset, data.MaskPart, data.ObjectMasks, data.Sample

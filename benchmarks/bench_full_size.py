@@ -41,7 +41,7 @@ def build_inputs(config, num_frames, device, height=480, width=640):
     from PIL import Image
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
-    from unipixel_plugin.processing import llm_frames, sam2_frames
+    from unipixel_plugin.models.processing_unipixel import llm_frames, sam2_frames
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 255, (num_frames, height, width, 3), dtype=np.uint8)
     frames[:, 100:300, 200:400] = (220, 30, 30)

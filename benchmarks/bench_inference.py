@@ -135,7 +135,7 @@ def main():
     args = parser.parse_args()
     if args.child:
         return child_stream(args.child[0], int(args.child[1]))
-    from unipixel_plugin.testing import make_tiny_checkpoint
+    from unipixel_plugin.toy.checkpoint import make_tiny_checkpoint
     tmp = tempfile.mkdtemp(prefix='unipixel_bench_')
     ckpt128 = str(make_tiny_checkpoint(os.path.join(tmp, 'tiny128'), config_overrides={'sam2_image_size': 128}))
     ckpt256 = str(make_tiny_checkpoint(os.path.join(tmp, 'tiny256')))

@@ -70,8 +70,8 @@ def main():
     torch.manual_seed(0)
 
     from unipixel_plugin.inference import UniPixelPredictor
-    from unipixel_plugin.processing import PromptObject
-    from unipixel_plugin.testing import make_tiny_checkpoint
+    from unipixel_plugin.inference import PromptObject
+    from unipixel_plugin.toy.checkpoint import make_tiny_checkpoint
     ckpt = args.checkpoint or make_tiny_checkpoint(tempfile.mkdtemp(prefix='unipixel_bench_'))
     predictor = UniPixelPredictor.from_pretrained(str(ckpt), device='cpu', dtype='fp32', min_pixels=56 * 56,
                                                   max_pixels=112 * 112, max_new_tokens=8)

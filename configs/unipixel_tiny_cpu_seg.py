@@ -1,5 +1,5 @@
 # Tiny stage-2-style run on CPU: the procedural toy checkpoint and data (made on first use, see
-# unipixel_plugin/engine/toy.py), only seg_head trains, LM + SAM 2 mask losses, 6 iterations, HF export at the end.
+# unipixel_plugin/toy/), only seg_head trains, LM + SAM 2 mask losses, 6 iterations, HF export at the end.
 #   mim train unipixel_plugin unipixel_tiny_cpu_seg.py --work-dir work_dirs/tiny
 _base_ = [
     '_base_/default_runtime.py', '_base_/schedules/tiny_cpu_iters.py', '_base_/models/unipixel_tiny.py',

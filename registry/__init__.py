@@ -37,37 +37,41 @@ def _child(name, parent, locations):
     return Registry(name, parent=parent, scope=SCOPE, locations=[f'{SCOPE}.{loc}' for loc in locations])
 
 
+ENGINE = 'engine.registration'  # registers the engine's modules and the HF model's classes
+
+
 # runners, loops and hooks that drive training and evaluation
-RUNNERS = _child('runner', MMENGINE_RUNNERS, ['engine'])
-RUNNER_CONSTRUCTORS = _child('runner constructor', MMENGINE_RUNNER_CONSTRUCTORS, ['engine'])
-LOOPS = _child('loop', MMENGINE_LOOPS, ['engine'])
-HOOKS = _child('hook', MMENGINE_HOOKS, ['engine'])
-STRATEGIES = _child('strategy', MMENGINE_STRATEGIES, ['engine'])
-LOG_PROCESSORS = _child('log_processor', MMENGINE_LOG_PROCESSORS, ['engine'])
+RUNNERS = _child('runner', MMENGINE_RUNNERS, [ENGINE])
+RUNNER_CONSTRUCTORS = _child('runner constructor', MMENGINE_RUNNER_CONSTRUCTORS, [ENGINE])
+LOOPS = _child('loop', MMENGINE_LOOPS, [ENGINE])
+HOOKS = _child('hook', MMENGINE_HOOKS, [ENGINE])
+STRATEGIES = _child('strategy', MMENGINE_STRATEGIES, [ENGINE])
+LOG_PROCESSORS = _child('log_processor', MMENGINE_LOG_PROCESSORS, [ENGINE])
 
 # data: datasets, samplers, transforms and the collate functions
-DATASETS = _child('dataset', MMENGINE_DATASETS, ['data'])
+DATASETS = _child('dataset', MMENGINE_DATASETS, ['data', 'toy.refvos'])
 DATA_SAMPLERS = _child('data sampler', MMENGINE_DATA_SAMPLERS, ['data'])
 TRANSFORMS = _child('transform', MMENGINE_TRANSFORMS, ['data'])
 FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, ['data'])
 
-# models: the UniPixel model and its components (prompt encoder, memory bank, SAM 2 mask head)
-MODELS = _child('model', MMENGINE_MODELS, ['models', 'engine'])
-MODEL_WRAPPERS = _child('model_wrapper', MMENGINE_MODEL_WRAPPERS, ['engine'])
-WEIGHT_INITIALIZERS = _child('weight initializer', MMENGINE_WEIGHT_INITIALIZERS, ['models'])
-TASK_UTILS = _child('task util', MMENGINE_TASK_UTILS, ['models'])
+# models: the UniPixel model and its components (prompt encoder, memory bank, SAM 2 mask head), registered by
+# engine.registration (unipixel_plugin.models itself imports no MMEngine), and the training wrapper and losses
+MODELS = _child('model', MMENGINE_MODELS, [ENGINE])
+MODEL_WRAPPERS = _child('model_wrapper', MMENGINE_MODEL_WRAPPERS, [ENGINE])
+WEIGHT_INITIALIZERS = _child('weight initializer', MMENGINE_WEIGHT_INITIALIZERS, [ENGINE])
+TASK_UTILS = _child('task util', MMENGINE_TASK_UTILS, [ENGINE])
 
 # optimisation
-OPTIMIZERS = _child('optimizer', MMENGINE_OPTIMIZERS, ['engine'])
-OPTIM_WRAPPERS = _child('optim_wrapper', MMENGINE_OPTIM_WRAPPERS, ['engine'])
-OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor', MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, ['engine'])
-PARAM_SCHEDULERS = _child('parameter scheduler', MMENGINE_PARAM_SCHEDULERS, ['engine'])
+OPTIMIZERS = _child('optimizer', MMENGINE_OPTIMIZERS, [ENGINE])
+OPTIM_WRAPPERS = _child('optim_wrapper', MMENGINE_OPTIM_WRAPPERS, [ENGINE])
+OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor', MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, [ENGINE])
+PARAM_SCHEDULERS = _child('parameter scheduler', MMENGINE_PARAM_SCHEDULERS, [ENGINE])
 
 # evaluation and visualisation
 METRICS = _child('metric', MMENGINE_METRICS, ['evaluation'])
 EVALUATOR = _child('evaluator', MMENGINE_EVALUATOR, ['evaluation'])
-VISUALIZERS = _child('visualizer', MMENGINE_VISUALIZERS, ['visualization'])
-VISBACKENDS = _child('vis_backend', MMENGINE_VISBACKENDS, ['visualization'])
+VISUALIZERS = _child('visualizer', MMENGINE_VISUALIZERS, [ENGINE])
+VISBACKENDS = _child('vis_backend', MMENGINE_VISBACKENDS, [ENGINE])
 INFERENCERS = _child('inferencer', MMENGINE_INFERENCERS, ['inference'])
 
 __all__ = [

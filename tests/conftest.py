@@ -1,4 +1,5 @@
-"""Shared fixtures: one tiny official-layout checkpoint per session, the model loaded from it, and sample media."""
+"""Shared fixtures: one tiny official-layout checkpoint per session, the model loaded from it, sample media, and a
+private toy root (toy checkpoint + procedural data) for the engine and toy tests."""
 import os
 
 import numpy as np
@@ -11,7 +12,7 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 @pytest.fixture(scope='session')
 def tiny_ckpt(tmp_path_factory):
-    from unipixel_plugin.testing import make_tiny_checkpoint
+    from unipixel_plugin.toy.checkpoint import make_tiny_checkpoint
     return make_tiny_checkpoint(tmp_path_factory.mktemp('tiny_ckpt'), seed=0)
 
 
@@ -29,7 +30,7 @@ def tiny_processor(tiny_ckpt):
 
 @pytest.fixture(scope='session')
 def build_inputs(tiny_processor, tiny_model):
-    from unipixel_plugin.processing import UniPixelInputs
+    from unipixel_plugin.models.processing_unipixel import UniPixelInputs
     return UniPixelInputs(tiny_processor, tiny_model.config.sam2_image_size, min_pixels=56 * 56,
                           max_pixels=112 * 112)
 
@@ -55,3 +56,26 @@ def image_frames():
 @pytest.fixture
 def video_frames():
     return square_frames(4)
+
+
+@pytest.fixture(scope='session')
+def toy_root(tmp_path_factory):
+    """A private toy root, also exported as UNIPIXEL_TOY_ROOT so that configs' ``pretrained='toy'`` find it."""
+    from unipixel_plugin.toy.cache import TOY_ROOT_ENV, ensure_toy_checkpoint
+    from unipixel_plugin.toy.refvos import ensure_toy_data
+    root = tmp_path_factory.mktemp('toy_root')
+    ensure_toy_checkpoint(str(root))
+    ensure_toy_data(str(root))
+    previous = os.environ.get(TOY_ROOT_ENV)
+    os.environ[TOY_ROOT_ENV] = str(root)
+    yield root
+    if previous is None:
+        os.environ.pop(TOY_ROOT_ENV, None)
+    else:
+        os.environ[TOY_ROOT_ENV] = previous
+
+
+@pytest.fixture(scope='session')
+def toy_ckpt(toy_root):
+    from unipixel_plugin.toy.cache import ensure_toy_checkpoint
+    return ensure_toy_checkpoint(str(toy_root))

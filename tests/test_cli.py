@@ -42,7 +42,7 @@ def test_info_describes_the_checkpoint(tiny_ckpt):
 
 
 def test_default_segment_runs_the_demo_on_the_bundled_sample(tmp_path):
-    out = unipixel('segment', '--output', str(tmp_path / 'out'), env={'UNIPIXEL_CACHE': str(tmp_path / 'cache')})
+    out = unipixel('segment', '--output', str(tmp_path / 'out'), env={'UNIPIXEL_TOY_ROOT': str(tmp_path / 'cache')})
     assert out.returncode == 0, out.stderr
     assert 'UNTRAINED' in out.stdout
     record = json.loads((tmp_path / 'out' / 'sample.json').read_text())

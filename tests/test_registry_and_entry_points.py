@@ -71,7 +71,7 @@ def test_lmms_eval_adapter_answers_a_chat_request(tiny_ckpt):
     from lmms_eval.api.instance import Instance
     from PIL import Image
 
-    from unipixel_plugin.evaluation.lmms_model import UniPixelLMM
+    from unipixel_plugin.evaluation.lmms.adapter import UniPixelLMM
     model = UniPixelLMM(pretrained=str(tiny_ckpt), device='cpu', max_new_tokens=3, min_pixels=56 * 56,
                         max_pixels=112 * 112)
     doc = {'image': Image.new('RGB', (90, 60), (200, 30, 30)), 'question': 'What colour is it?'}

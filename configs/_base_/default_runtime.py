@@ -1,7 +1,8 @@
 # Runtime shared by every UniPixel config: scope, hooks, logging, checkpoints, HF export at the end.
 default_scope = 'unipixel_plugin'
 # registers UniPixelModel, its data preprocessor, hooks and the toy dataset before anything is built
-custom_imports = dict(imports=['unipixel_plugin.engine', 'unipixel_plugin.data'], allow_failed_imports=False)
+custom_imports = dict(imports=['unipixel_plugin.engine', 'unipixel_plugin.engine.registration',
+                               'unipixel_plugin.data', 'unipixel_plugin.toy.refvos'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

@@ -9,7 +9,7 @@ from unipixel_plugin.data import AnnotationError, load_sample
 from unipixel_plugin.data.formats.parts import PACOLVISDataset, category_name
 from unipixel_plugin.data.formats.reason_seg import ReasonSegDataset
 from unipixel_plugin.data.formats.refcoco import RefCOCODataset, RefCOCOgDataset, split_matches
-from unipixel_plugin.data.masks import decode_object
+from unipixel_plugin.data.mask_parts import decode_object
 from unipixel_plugin.data.pipeline import sample_rng
 
 

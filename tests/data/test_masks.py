@@ -4,15 +4,8 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from unipixel_plugin.data.masks import (
-    MaskError,
-    decode_frame,
-    decode_object,
-    decode_part,
-    decode_polygons,
-    decode_rle,
-    rle_string_counts,
-)
+from unipixel_plugin.data.mask_parts import decode_frame, decode_object, decode_part
+from unipixel_plugin.masks import MaskError, decode_polygons, decode_rle, rle_string_counts
 from unipixel_plugin.data.schema import POSITION, MaskPart, ObjectMasks
 
 

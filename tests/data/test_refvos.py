@@ -16,7 +16,7 @@ from unipixel_plugin.data.formats.refvos import (
     revos_foreground,
     running_expression_index,
 )
-from unipixel_plugin.data.masks import decode_object
+from unipixel_plugin.data.mask_parts import decode_object
 from unipixel_plugin.data.pipeline import sample_rng
 
 

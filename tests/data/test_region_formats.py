@@ -26,7 +26,7 @@ from unipixel_plugin.data.formats.videorefer_700k import (
     VideoReferShortCaptionRefDataset,
 )
 from unipixel_plugin.data.pipeline import sample_rng
-from unipixel_plugin.data.templates import stable_draw
+from unipixel_plugin.data.base import stable_draw
 
 
 def levels(frames):

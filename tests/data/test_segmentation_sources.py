@@ -17,7 +17,7 @@ from unipixel_plugin.data.formats.semantic import (
     expand_label_map,
 )
 from unipixel_plugin.data.formats.vicas import ViCaSDataset
-from unipixel_plugin.data.masks import decode_object
+from unipixel_plugin.data.mask_parts import decode_object
 from unipixel_plugin.data.pipeline import sample_rng
 
 

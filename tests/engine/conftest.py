@@ -1,33 +1,9 @@
-"""Engine fixtures: the toy checkpoint and data in a temporary toy root, a model built from them, a loaded batch."""
-import os
-
+"""Engine fixtures: a model built from the toy checkpoint, the toy dataset and a loaded batch."""
 import pytest
 import torch
 
 MODEL_CFG = dict(type='UniPixelModel', trainable=['seg_head'],
                  data_preprocessor=dict(type='UniPixelDataPreprocessor', min_pixels=56 * 56, max_pixels=112 * 112))
-
-
-@pytest.fixture(scope='session')
-def toy_root(tmp_path_factory):
-    """A private toy root, also exported as UNIPIXEL_TOY_ROOT so that configs' ``pretrained='toy'`` find it."""
-    from unipixel_plugin.engine.toy import TOY_ROOT_ENV, ensure_toy_checkpoint, ensure_toy_data
-    root = tmp_path_factory.mktemp('toy_root')
-    ensure_toy_checkpoint(str(root))
-    ensure_toy_data(str(root))
-    previous = os.environ.get(TOY_ROOT_ENV)
-    os.environ[TOY_ROOT_ENV] = str(root)
-    yield root
-    if previous is None:
-        os.environ.pop(TOY_ROOT_ENV, None)
-    else:
-        os.environ[TOY_ROOT_ENV] = previous
-
-
-@pytest.fixture(scope='session')
-def toy_ckpt(toy_root):
-    from unipixel_plugin.engine.toy import ensure_toy_checkpoint
-    return ensure_toy_checkpoint(str(toy_root))
 
 
 @pytest.fixture
@@ -47,7 +23,7 @@ def build_model(toy_ckpt):
 @pytest.fixture(scope='session')
 def toy_dataset(toy_root):
     from unipixel_plugin.registry import DATASETS
-    import unipixel_plugin.engine  # noqa: F401  (registers ToyRefVOSDataset)
+    import unipixel_plugin.engine  # noqa: F401
     return DATASETS.build(dict(type='HybridDataset', datasets=[dict(type='ToyRefVOSDataset', root=str(toy_root))],
                                num_frames=2, seed=0))
 

@@ -23,7 +23,7 @@ def test_help_is_cheap_and_mim_compatible(tool):
 
 
 def test_train_options_parse():
-    from unipixel_plugin.runner_cli import build_train_parser
+    from unipixel_plugin.engine.runner import build_train_parser
     args = build_train_parser().parse_args(['c.py', '--launcher', 'pytorch', '--local-rank=1', '--resume',
                                             '--cfg-options', 'model.pretrained=/x', 'train_cfg.max_iters=3'])
     assert args.resume == 'auto' and args.local_rank == 1 and args.launcher == 'pytorch'
@@ -32,7 +32,7 @@ def test_train_options_parse():
 
 
 def test_config_basename_resolves_to_the_shipped_config():
-    from unipixel_plugin.runner_cli import resolve_config
+    from unipixel_plugin.engine.runner import resolve_config
     expected = osp.join(ROOT, 'configs', 'unipixel_tiny_cpu_seg.py')
     found = resolve_config('unipixel_tiny_cpu_seg.py')
     # the shipped copy (installed package or source tree), with the repository's content
@@ -46,7 +46,7 @@ def test_cpu_distributed_setup_uses_gloo_without_device_ids(monkeypatch):
     import torch.distributed as dist
     from mmengine.config import Config
 
-    from unipixel_plugin.runner_cli import setup_distributed
+    from unipixel_plugin.engine.runner import setup_distributed
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     for key, value in dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0', MASTER_ADDR='127.0.0.1',
                            MASTER_PORT='29517').items():
@@ -68,7 +68,7 @@ def test_amp_on_cpu_is_refused_with_a_reason(monkeypatch):
     import torch
     from mmengine.config import Config
 
-    from unipixel_plugin.runner_cli import set_amp
+    from unipixel_plugin.engine.runner import set_amp
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     with pytest.raises(SystemExit, match='needs a GPU'):
         set_amp(Config(dict(optim_wrapper=dict(type='OptimWrapper'))))

@@ -10,7 +10,7 @@ def tiny_qwen(tmp_path_factory):
     """A tiny plain Qwen2.5-VL checkpoint (no UniPixel modules) with the test tokenizer and processor."""
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    from unipixel_plugin.testing import tiny_config, write_tokenizer_and_processor
+    from unipixel_plugin.toy.checkpoint import tiny_config, write_tokenizer_and_processor
     path = tmp_path_factory.mktemp('tiny_qwen')
     unipixel_keys = {'ref_token_id', 'seg_token_id', 'mem_token_id', 'base_model', 'base_model_path',
                      'partial_checkpoint', 'conv_type', 'sample_objects'}

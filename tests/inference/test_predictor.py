@@ -9,7 +9,7 @@ import torch
 
 from unipixel_plugin.inference import Conversation, RequestError, UniPixelPredictor
 from unipixel_plugin.inference.media import MediaError
-from unipixel_plugin.processing import PromptObject
+from unipixel_plugin.inference import PromptObject
 
 
 @pytest.fixture(scope='module')
@@ -48,7 +48,7 @@ def test_segment_image_teacher_forced(predictor):
     assert len(result.masks) == 1 and result.masks[0].shape == (1, 60, 90) and result.masks[0].dtype == bool
     assert result.prompts[0].shape == (2, 256)
     record = json.loads(json.dumps(result.to_record()))
-    from unipixel_plugin.masks_io import decode_rle
+    from unipixel_plugin.masks import decode_rle
     assert np.array_equal(decode_rle(record['objects'][0]['rle'][0]), result.masks[0][0])
 
 

@@ -7,7 +7,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from unipixel_plugin.models import CheckpointMismatchError, PixelQwen2_5_VLForConditionalGeneration
-from unipixel_plugin.testing import legacy_key, make_tiny_checkpoint
+from unipixel_plugin.toy.checkpoint import legacy_key, make_tiny_checkpoint
 
 M = PixelQwen2_5_VLForConditionalGeneration
 

@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from unipixel_plugin.processing import PromptObject, mem_prompt_prefix, prompt_tensors, refer_mask_from_masks
+from unipixel_plugin.models.object_memory import mem_prompt_prefix, refer_mask_from_masks
+from unipixel_plugin.models.processing_unipixel import PromptObject, prompt_tensors
 
 UPSTREAM_RENDERED = ('<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n'
                      '<|vision_start|><|video_pad|><|vision_end|>Please segment the red square in this image.'
@@ -155,7 +156,7 @@ def test_mask_prompts_fill_mem_tokens_in_the_chosen_order(tiny_model, build_inpu
     # recompute by hand: merger-MLP inputs, window order as captured or put back into raster order
     feats = tiny_model._captured['merger_input']
     if not window_order:
-        from unipixel_plugin.models.components import raster_to_window_order
+        from unipixel_plugin.models.object_memory import raster_to_window_order
         window = raster_to_window_order(data['video_grid_thw'][0], 2, tiny_model.model.visual.window_size, 14)
         feats = feats[torch.argsort(window)]
     step = 6
@@ -165,7 +166,7 @@ def test_mask_prompts_fill_mem_tokens_in_the_chosen_order(tiny_model, build_inpu
     # the other order gives other embeddings (so the switch matters for the official weights)
     other = tiny_model._captured['merger_input']
     if window_order:
-        from unipixel_plugin.models.components import raster_to_window_order
+        from unipixel_plugin.models.object_memory import raster_to_window_order
         window = raster_to_window_order(data['video_grid_thw'][0], 2, tiny_model.model.visual.window_size, 14)
         other = other[torch.argsort(window)]
     pooled_other = torch.stack([other[t * step:(t + 1) * step][flat[t]].mean(0) for t in range(2)])
@@ -173,7 +174,7 @@ def test_mask_prompts_fill_mem_tokens_in_the_chosen_order(tiny_model, build_inpu
 
 
 def test_window_and_raster_order_really_differ(tiny_model):
-    from unipixel_plugin.models.components import raster_to_window_order
+    from unipixel_plugin.models.object_memory import raster_to_window_order
     window = raster_to_window_order(torch.tensor([2, 4, 6]), 2, tiny_model.model.visual.window_size, 14)
     assert not torch.equal(window, torch.arange(12))  # 56-px windows split the 2x3 merged grid
     assert sorted(window.tolist()) == list(range(12))

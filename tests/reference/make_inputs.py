@@ -1,7 +1,7 @@
 """Build the deterministic inputs of the upstream-parity reference cases (tests/reference/data/<case>_inputs.*).
 
 Runs in this project's environment only (transformers 5.x). It needs the tiny checkpoint made by
-``unipixel_plugin.testing.make_tiny_checkpoint(path, seed=0)`` for its tokenizer, processor and config::
+``unipixel_plugin.toy.checkpoint.make_tiny_checkpoint(path, seed=0)`` for its tokenizer, processor and config::
 
     python tests/reference/make_inputs.py --checkpoint /tmp/ref_ckpt
 

@@ -9,7 +9,7 @@ from .collate import unipixel_collate
 from .formats import *  # noqa: F401,F403  (registers the readers)
 from .formats import READERS
 from .hybrid import STAGE_MIXTURES, DataTypeGroupedSampler, HybridDataset, parse_mixture
-from .masks import MaskError
+from ..masks import MaskError
 from .media import MediaError, sample_frame_positions
 from .pipeline import EmptyMaskError, LoadSample, load_sample
 from .schema import DATA_TYPES, MaskPart, ObjectMasks, Sample, VisualPrompt

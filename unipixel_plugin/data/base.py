@@ -12,6 +12,7 @@ import copy
 import json
 import os
 import pickle
+import zlib
 from collections import OrderedDict
 from typing import Any, Iterable, Optional, Sequence
 
@@ -30,6 +31,10 @@ class DatasetNotFoundError(FileNotFoundError):
 
 class AnnotationError(ValueError):
     """An annotation file is unreadable or does not have the expected structure."""
+
+
+class EmptyMaskError(ValueError):
+    """A sample that needs its objects visible has an object that is empty on every sampled frame."""
 
 
 def resolve_data_root(data_root: Optional[str] = None) -> str:
@@ -75,6 +80,12 @@ def load_pickle(path: str) -> Any:
         raise DatasetNotFoundError(f'annotation file not found: {path}') from err
     except Exception as err:
         raise AnnotationError(f'cannot unpickle {path}: {type(err).__name__}: {err}') from err
+
+
+def stable_draw(key: str, n: int) -> int:
+    """A draw in ``[0, n)`` fixed by ``key`` (CRC32), for choices upstream makes at random once per sample (an
+    option letter, the id a lone region is called by): the same sample gets the same choice in every process."""
+    return zlib.crc32(key.encode('utf-8')) % n
 
 
 def expect(condition: bool, message: str):

@@ -20,7 +20,8 @@ from typing import Optional, Sequence
 
 from .base import UniPixelDataset
 from .formats import READERS
-from .masks import MaskError, decode_part, json_entry, part_size, rle_string_counts
+from ..masks import MaskError, rle_string_counts
+from .mask_parts import decode_part, json_entry, part_size
 from .media import MediaError, VideoFile, read_image, read_image_size
 from .schema import MaskPart, ObjectMasks, Sample
 

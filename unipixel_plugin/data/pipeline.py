@@ -13,17 +13,14 @@ from typing import Optional
 import numpy as np
 
 from ..registry import TRANSFORMS
-from .masks import decode_object
+from .base import EmptyMaskError
+from .mask_parts import decode_object
 from .media import load_timeline, sample_frame_positions
 from .schema import Sample
 from .visual_prompts import sample_prompt
 
 # data types whose objects must be visible on the sampled frames (they are prompted, or prompts are masks)
 NEEDS_VISIBLE_OBJECTS = ('ref_point', 'ref_box', 'region_image', 'region_video', 'mem_image', 'mem_video')
-
-
-class EmptyMaskError(ValueError):
-    """A sample that needs its objects visible has an object that is empty on every sampled frame."""
 
 
 def keep_frame(positions: list[int], keep: int) -> list[int]:

@@ -1,7 +1,7 @@
 """The one sample schema every UniPixel dataset reader yields.
 
 A :class:`Sample` is cheap to build, pickle and store: media are paths and masks are *lazy* references
-(:class:`MaskPart`: COCO RLE, COCO polygons, LabelMe-style shapes or PNG files) that :mod:`.masks` decodes on
+(:class:`MaskPart`: COCO RLE, COCO polygons, LabelMe-style shapes or PNG files) that :mod:`.mask_parts` decodes on
 demand. :func:`unipixel_plugin.data.pipeline.load_sample` fills the decoded fields (``frames``, ``masks``,
 ``prompts``) for the frames it samples.
 

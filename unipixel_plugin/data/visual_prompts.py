@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from .masks import mask_to_box
+from ..masks import mask_to_box
 from .schema import Sample, VisualPrompt
 
 POINT_LABELS = np.array([1], dtype=np.int32)  # positive click

@@ -1,23 +1,29 @@
-"""UniPixel training with MMEngine: the model wrapper, data preprocessor, losses, hooks, toy fixture and launchers.
+"""UniPixel training with MMEngine: the model wrapper, data preprocessor, losses, hooks and the runner entry.
 
-Importing this package registers, in the ``unipixel_plugin`` scope: ``UniPixelModel``,
-``UniPixelDataPreprocessor`` and ``SAM2MaskLoss`` (``MODELS``), ``HFExportHook`` (``HOOKS``) and
-``ToyRefVOSDataset`` (``DATASETS``); it also lets ``torch.load`` read MMEngine checkpoints under torch >= 2.6
-(:mod:`.checkpoint_loading`). See ``docs/training.md``.
+* :mod:`.model` (``UniPixelModel``), :mod:`.data_preprocessor`, :mod:`.mask_loss`, :mod:`.sam2_tracking`,
+  :mod:`.hooks`, :mod:`.initialisation` (a UniPixel from a base Qwen2.5-VL), :mod:`.checkpoint_loading`;
+* :mod:`.registration`: registers all of them and the HF model's classes in the ``unipixel_plugin`` scope (the
+  registries and the configs' ``custom_imports`` import it);
+* :mod:`.runner`: ``train`` / ``test``, what ``mim train`` / ``mim test`` run (``.mim/tools``).
+
+Importing this package is light (the runner's ``-h`` must not load torch): the names below load their module on
+first access. See ``docs/training.md``.
 """
-from unipixel_plugin.engine.checkpoint_loading import allow_mmengine_checkpoints
+import importlib
 
-allow_mmengine_checkpoints()
+_EXPORTS = {
+    'UniPixelModel': 'model', 'UPSTREAM_LORA_TARGETS': 'model', 'UniPixelDataPreprocessor': 'data_preprocessor',
+    'IGNORE_INDEX': 'data_preprocessor', 'SAM2MaskLoss': 'mask_loss', 'HFExportHook': 'hooks',
+    'track_for_training': 'sam2_tracking', 'allow_mmengine_checkpoints': 'checkpoint_loading',
+    'REGISTERED_MODELS': 'registration', 'train': 'runner', 'test': 'runner'
+}
 
-from unipixel_plugin.engine.data_preprocessor import IGNORE_INDEX, UniPixelDataPreprocessor  # noqa: E402
-from unipixel_plugin.engine.hooks import HFExportHook  # noqa: E402
-from unipixel_plugin.engine.mask_loss import SAM2MaskLoss  # noqa: E402
-from unipixel_plugin.engine.model import UPSTREAM_LORA_TARGETS, UniPixelModel  # noqa: E402
-from unipixel_plugin.engine.sam2_tracking import track_for_training  # noqa: E402
-from unipixel_plugin.engine.toy import ToyRefVOSDataset, ensure_toy_checkpoint, ensure_toy_data  # noqa: E402
 
-__all__ = [
-    'UniPixelModel', 'UniPixelDataPreprocessor', 'SAM2MaskLoss', 'HFExportHook', 'ToyRefVOSDataset',
-    'ensure_toy_checkpoint', 'ensure_toy_data', 'track_for_training', 'allow_mmengine_checkpoints', 'IGNORE_INDEX',
-    'UPSTREAM_LORA_TARGETS'
-]
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    importlib.import_module(f'{__name__}.registration')
+    return getattr(importlib.import_module(f'{__name__}.{_EXPORTS[name]}'), name)
+
+
+__all__ = sorted(_EXPORTS)

@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor
 
-from unipixel_plugin import MEM_TOKEN, REF_TOKEN, SEG_TOKEN
-from unipixel_plugin.processing import (MIN_PIXELS, PromptObject, UniPixelInputs, mem_prompt_prefix,
-                                        prompt_tensors, refer_mask_from_masks)
+from unipixel_plugin.models.object_memory import mem_prompt_prefix, refer_mask_from_masks
+from unipixel_plugin.models.processing_unipixel import MIN_PIXELS, PromptObject, UniPixelInputs, prompt_tensors
+from unipixel_plugin.prompts import MEM_TOKEN, REF_TOKEN, SEG_TOKEN
 from unipixel_plugin.registry import MODELS
 
 IGNORE_INDEX = -100

@@ -16,7 +16,7 @@ from typing import Optional
 
 import torch
 
-from unipixel_plugin import MEM_TOKEN, REF_TOKEN, SEG_TOKEN
+from unipixel_plugin.prompts import MEM_TOKEN, REF_TOKEN, SEG_TOKEN
 
 UNIPIXEL_PREFIXES = ('sam2.', 'ref_encoder.', 'ref_proj', 'tem_pe.', 'tem_emb.', 'tem_proj.', 'msk_proj.', 'seg_head.')
 

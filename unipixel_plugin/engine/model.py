@@ -29,7 +29,7 @@ class UniPixelModel(BaseModel):
 
     Args:
         pretrained: a UniPixel checkpoint folder (official layout or ``save_pretrained`` output), or ``'toy'`` for
-            the tiny procedural checkpoint of :mod:`unipixel_plugin.engine.toy`. Exclusive with ``base_model``.
+            the tiny procedural checkpoint of :mod:`unipixel_plugin.toy`. Exclusive with ``base_model``.
         base_model: start a new UniPixel from a Qwen2.5-VL checkpoint and a SAM 2 checkpoint, as upstream's
             training does: ``dict(path=..., sam2_checkpoint=..., sam2_config=..., sam2_image_size=...)``; see
             :func:`~unipixel_plugin.engine.initialisation.unipixel_from_base`.
@@ -87,7 +87,7 @@ class UniPixelModel(BaseModel):
             source = base_model['path']
         else:
             if pretrained == 'toy':
-                from unipixel_plugin.engine.toy import ensure_toy_checkpoint
+                from unipixel_plugin.toy.cache import ensure_toy_checkpoint
                 pretrained = str(ensure_toy_checkpoint())
             from unipixel_plugin.models import PixelQwen2_5_VLForConditionalGeneration
             hf_model = PixelQwen2_5_VLForConditionalGeneration.from_pretrained(str(pretrained), **load_kwargs)

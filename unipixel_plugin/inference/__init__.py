@@ -2,5 +2,7 @@
 from unipixel_plugin.inference.media import Media, load_media
 from unipixel_plugin.inference.predictor import Request, RequestError, UniPixelPredictor, UniPixelResult
 from unipixel_plugin.inference.session import Conversation
+from unipixel_plugin.models.processing_unipixel import PromptObject
 
-__all__ = ['Media', 'load_media', 'UniPixelPredictor', 'UniPixelResult', 'Request', 'RequestError', 'Conversation']
+__all__ = ['Media', 'load_media', 'UniPixelPredictor', 'UniPixelResult', 'Request', 'RequestError', 'Conversation',
+           'PromptObject']

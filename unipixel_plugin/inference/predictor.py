@@ -18,7 +18,11 @@ import numpy as np
 import torch
 
 from unipixel_plugin.inference.media import Media, MediaError, load_media
-from unipixel_plugin.processing import LazySAM2Frames, PromptObject, UniPixelInputs, prompt_tensors, sam2_frames
+from unipixel_plugin.masks import encode_rle
+from unipixel_plugin.models.object_memory import mem_prompt_prefix, refer_mask_from_masks
+from unipixel_plugin.models.processing_unipixel import (MIN_PIXELS, LazySAM2Frames, PromptObject, UniPixelInputs,
+                                                       prompt_tensors, sam2_frames)
+from unipixel_plugin.prompts import MEM_TOKEN, REF_TOKEN, ref_region_lines, user_seg_request
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +49,6 @@ class UniPixelResult:
 
     def to_record(self) -> dict:
         """A JSON-able record with masks as COCO RLE (one list of per-frame RLEs per object)."""
-        from unipixel_plugin.masks_io import encode_rle
         return {
             'source': self.media.source,
             'kind': self.media.kind,
@@ -129,7 +132,6 @@ class UniPixelPredictor:
     def __init__(self, model, processor, sample_frames: int = 16, min_pixels: int | None = None,
                  max_pixels: int | None = None, max_new_tokens: int = 128, progress: bool = False,
                  sam2_frames: str = 'sampled', keep_logits: bool = False):
-        from unipixel_plugin.processing import MIN_PIXELS
         self.model = model.eval()
         self.processor = processor
         self.sample_frames = sample_frames
@@ -247,12 +249,7 @@ class UniPixelPredictor:
 
     @staticmethod
     def _segment_prompt(query: str, media: Media) -> str:
-        prompt = query.strip()
-        if not prompt:
-            raise ValueError('the query is empty: say what to segment')
-        if not prompt.endswith(('.', '?', '!')):
-            prompt = f'Please segment the {prompt} in this {media.kind}.'
-        return prompt
+        return user_seg_request(query, media.kind)
 
     def _prepare(self, req: Request, sample_frames, segment: bool):
         media = req.media if isinstance(req.media, Media) else load_media(req.media,
@@ -263,23 +260,21 @@ class UniPixelPredictor:
             refer_mask, prefix = self._mask_prompts(req.masks, req.mask_frame, media, first_id=len(req.regions))
             text = prefix + text
         regions = list(req.regions)
-        if regions and '<|ref|>' not in text:
-            text = 'Here are the regions:\n' + '\n'.join(f'[{i}]: <|ref|>' for i in range(len(regions))) + \
-                '\n' + text
-        if text.count('<|ref|>') != len(regions):
-            raise ValueError(f'{media.source}: the text has {text.count("<|ref|>")} <|ref|> placeholders for '
+        if regions and REF_TOKEN not in text:
+            text = ref_region_lines(len(regions)) + text
+        if text.count(REF_TOKEN) != len(regions):
+            raise ValueError(f'{media.source}: the text has {text.count(REF_TOKEN)} <|ref|> placeholders for '
                              f'{len(regions)} regions: {req.text!r}')
         prompts = None
         if regions:  # built (and validated against the frame) now, so a bad prompt fails this request only
             prompts = prompt_tensors(regions, media.size, self.model.config.sam2_image_size, len(media.frames),
                                      media.source)
-        if refer_mask is not None and text.count('<|mem|>') != int(refer_mask.flatten(2).any(-1).sum()):
-            raise ValueError(f'{media.source}: the text has {text.count("<|mem|>")} <|mem|> tokens but the masks '
+        if refer_mask is not None and text.count(MEM_TOKEN) != int(refer_mask.flatten(2).any(-1).sum()):
+            raise ValueError(f'{media.source}: the text has {text.count(MEM_TOKEN)} <|mem|> tokens but the masks '
                              f'cover {int(refer_mask.flatten(2).any(-1).sum())} (object, frame pair) regions')
         return _Prepared(media, text, prompts, req.answer, refer_mask, req.answer_prefix)
 
     def _mask_prompts(self, masks, frame: int, media: Media, first_id: int = 0):
-        from unipixel_plugin.processing import mem_prompt_prefix, refer_mask_from_masks
         count = len(media.frames)
         if not 0 <= frame < count:
             raise ValueError(f'{media.source}: the masks are on frame {frame} but the media has {count} frame(s)')

@@ -14,8 +14,9 @@ import torch
 
 from unipixel_plugin.inference.media import Media, load_media
 from unipixel_plugin.inference.predictor import Request, UniPixelPredictor, UniPixelResult
-from unipixel_plugin.models.memory_bank import ObjectMemoryBank
-from unipixel_plugin.processing import PromptObject
+from unipixel_plugin.models.object_memory import ObjectMemoryBank
+from unipixel_plugin.models.processing_unipixel import PromptObject
+from unipixel_plugin.prompts import BEST_OPTION_PREFIX, ask_with_options, localize_answer, localize_request
 
 
 class Conversation:
@@ -50,18 +51,8 @@ class Conversation:
         """
         first = max(self.bank.ids) + 1 if len(self.bank) else 0
         ids = list(range(first, first + len(regions)))
-        text = question.strip()
-        for k, oid in enumerate(ids):
-            mention = f'[{k}]'
-            if mention in text:
-                head, _, tail = text.partition(mention)
-                text = f'{head}[{oid}] <|ref|>{tail.replace(mention, f"[{oid}]")}'
-            else:
-                text = f'[{oid}] <|ref|> {text}'
-        if options:
-            text += '\nOptions:\n' + '\n'.join(options)
-        text = f'{text}. Please localize the relevant objects with IDs.'
-        answer = ' '.join(f'[{i}] <|seg|>' for i in ids)
+        text = localize_request(question, ids, options)
+        answer = localize_answer(ids)
         result = self.predictor.run([Request(self.media, text, tuple(regions), answer)])[0]
         if not isinstance(result, UniPixelResult):
             raise result.exception
@@ -81,8 +72,8 @@ class Conversation:
             prefix, refer = self.bank.inputs(objects, grid, num_frames=len(self.media.frames))
             text = prefix + question
         if options:
-            text += '\nOptions:\n' + '\n'.join(options) + '\nPlease only give the best option.'
-            answer_prefix = answer_prefix or 'The best option is ('
+            text = ask_with_options(text, options)
+            answer_prefix = answer_prefix or BEST_OPTION_PREFIX
         result = self.predictor.run([Request(self.media, text, refer_mask=refer, answer_prefix=answer_prefix)])[0]
         if not isinstance(result, UniPixelResult):
             raise result.exception

@@ -14,10 +14,11 @@ from transformers import Qwen2_5_VLForConditionalGeneration
 from transformers.conversion_mapping import get_checkpoint_conversion_mapping, register_checkpoint_conversion_mapping
 from transformers.core_model_loading import WeightRenaming
 
-from unipixel_plugin.models.components import (MaskFeatureProjector, SAM2MaskHead, VisualPromptEncoder,
-                                               pool_object_memory, raster_to_window_order)
 from unipixel_plugin.models.configuration_unipixel import PixelQwen2_5_VLConfig
-from unipixel_plugin.registry import MODELS
+from unipixel_plugin.models.mask_head import SAM2MaskHead
+from unipixel_plugin.models.object_memory import MaskFeatureProjector, pool_object_memory, raster_to_window_order
+from unipixel_plugin.models.prompt_encoder import VisualPromptEncoder
+from unipixel_plugin.prompts import MEM_TOKEN, REF_TOKEN
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -44,7 +45,6 @@ def mm_token_type_ids_from(input_ids: torch.Tensor, config) -> torch.Tensor:
     return types
 
 
-@MODELS.register_module()
 class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration):
     """UniPixel: Qwen2.5-VL + visual prompt encoder + object memory + SAM 2 mask decoder.
 
@@ -72,17 +72,28 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
             head = SAM2MaskHead(llm_dim, config.sam2_config, config.sam2_image_size, config.sam2_hidden_tokens)
             prompts = VisualPromptEncoder(llm_dim, head.sam2.hidden_dim, config.sam2_image_size,
                                           head.sam2.sam_image_embedding_size)
-            # Official checkpoints keep these at the top level: adopt the children, keep the wrappers unregistered.
+            # Official checkpoints keep the components' parts at the top level (seg_head.*, sam2.*, ref_*, tem_*):
+            # the parts are registered here, and the two components, which share them, are kept in a plain dict
+            # so that they add no second path to the state dict.
             for component in (head, prompts):
                 for name, child in component.named_children():
                     setattr(self, name, child)
-            self.__dict__['mask_head'] = head
-            self.__dict__['visual_prompt_encoder'] = prompts
+            self._components = {'mask_head': head, 'visual_prompt_encoder': prompts}
             merger_dim = self.model.visual.merger.hidden_size
             self.msk_proj = MaskFeatureProjector(merger_dim, llm_dim)
         self.model.visual.merger.mlp.register_forward_pre_hook(self._capture('merger_input'))
         self.model.language_model.norm.register_forward_pre_hook(self._capture('pre_norm'))
         self.post_init()
+
+    @property
+    def mask_head(self) -> SAM2MaskHead:
+        """``seg_head`` + ``sam2`` as one component (decodes ``<|seg|>`` states into mask tracks)."""
+        return self._components['mask_head']
+
+    @property
+    def visual_prompt_encoder(self) -> VisualPromptEncoder:
+        """``ref_encoder``, ``ref_proj*`` and ``tem_*`` as one component (points/boxes -> ``<|ref|>``)."""
+        return self._components['visual_prompt_encoder']
 
     def _capture(self, key):
         # the merger-MLP input (for <|mem|>) and the last layer's output before the norm (for <|seg|>)
@@ -238,10 +249,10 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
             if any(x is None for x in (point_coords, point_labels, point_frames)):
                 raise ValueError('point_coords, point_labels and point_frames must be given together')
             ref = self._ref_embeddings(point_coords, point_labels, point_frames, video_grid_thw)
-            inputs_embeds = self._scatter(inputs_embeds, input_ids == self.config.ref_token_id, ref, '<|ref|>')
+            inputs_embeds = self._scatter(inputs_embeds, input_ids == self.config.ref_token_id, ref, REF_TOKEN)
         if input_ids is not None and refer_mask is not None:
             mem = self._mem_embeddings(refer_mask, video_grid_thw, merger_input)
-            inputs_embeds = self._scatter(inputs_embeds, input_ids == self.config.mem_token_id, mem, '<|mem|>')
+            inputs_embeds = self._scatter(inputs_embeds, input_ids == self.config.mem_token_id, mem, MEM_TOKEN)
 
         if self.training and not inputs_embeds.requires_grad:
             inputs_embeds.requires_grad_(True)

@@ -1,4 +1,4 @@
-# The procedural referring-VOS fixture (unipixel_plugin.engine.toy), through the real training mixture and sampler.
+# The procedural referring-VOS fixture (unipixel_plugin.toy.refvos), through the real training mixture and sampler.
 train_dataloader = dict(
     batch_size=2,
     num_workers=0,

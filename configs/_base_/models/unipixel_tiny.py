@@ -1,4 +1,4 @@
-# The tiny UniPixel of unipixel_plugin.engine.toy (~0.3 M-parameter Qwen2.5-VL + SAM 2.1 Hiera-T at 128 px), made on
+# The tiny UniPixel of unipixel_plugin.toy (~0.3 M-parameter Qwen2.5-VL + SAM 2.1 Hiera-T at 128 px), made on
 # first use under $UNIPIXEL_TOY_ROOT (or the user cache). Use a real checkpoint with
 # --cfg-options model.pretrained=/path/to/UniPixel-3B
 model = dict(

@@ -2,7 +2,7 @@
 
     python test.py CONFIG [CHECKPOINT] [--out predictions.pkl] [--work-dir DIR] [--cfg-options K=V ...]
 """
-from unipixel_plugin.runner_cli import test
+from unipixel_plugin.engine.runner import test
 
 if __name__ == '__main__':
     test()

@@ -4,7 +4,7 @@
 
 Arguments are parsed before anything heavy is imported (mim runs ``train.py -h`` first).
 """
-from unipixel_plugin.runner_cli import train
+from unipixel_plugin.engine.runner import train
 
 if __name__ == '__main__':
     train()

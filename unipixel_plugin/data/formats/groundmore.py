@@ -15,11 +15,11 @@ from typing import Iterable
 
 import numpy as np
 
+from ...prompts import seg_conversation
 from ...registry import DATASETS
 from ..base import UniPixelDataset, expect, load_json
 from ..media import list_frame_files
 from ..schema import MaskPart, ObjectMasks, Sample
-from ..templates import seg_conversation
 
 EVAL_FRAMES = 20
 

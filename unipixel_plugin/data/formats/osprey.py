@@ -23,10 +23,10 @@ from __future__ import annotations
 import re
 from typing import Iterable, Optional
 
+from ...prompts import REGION_DETAIL_REQUEST
 from ...registry import DATASETS
 from ..base import UniPixelDataset, expect, load_json_list
 from ..schema import ObjectMasks, Sample
-from ..templates import REGION_DETAIL_REQUEST
 from .refcoco import segmentation_part
 
 REGION_TAG = re.compile(r'<region\d+>')

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Iterable, Union
 
+from ...prompts import seg_conversation
 from ...registry import DATASETS
 from ..base import UniPixelDataset, expect, load_json
 from ..schema import ObjectMasks, Sample
-from ..templates import seg_conversation
 from .refcoco import segmentation_part
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
+from ...prompts import seg_conversation
 from ...registry import DATASETS
 from ..base import UniPixelDataset, expect, load_json
 from ..schema import MaskPart, ObjectMasks, Sample
-from ..templates import seg_conversation
 
 SHAPE_LABELS = ('target', 'ignore', 'flag')
 

@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Iterable
 
+from ...prompts import seg_conversation
 from ...registry import DATASETS
 from ..base import UniPixelDataset, expect, load_json, load_pickle
 from ..schema import MaskPart, ObjectMasks, Sample
-from ..templates import seg_conversation
 
 
 def split_matches(ref_split: str, split: str) -> bool:

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
+from ...prompts import seg_conversation
 from ...registry import DATASETS
 from ..base import UniPixelDataset, expect, load_json, load_pickle
 from ..schema import MaskPart, ObjectMasks, Sample
-from ..templates import seg_conversation
 
 REVOS_TASKS = {0: 'referring', 1: 'reasoning', 2: 'other'}
 

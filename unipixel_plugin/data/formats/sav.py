@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from ...prompts import seg_conversation
 from ...registry import DATASETS
 from ..base import UniPixelDataset, expect, load_json
 from ..schema import POSITION, MaskPart, ObjectMasks, Sample
-from ..templates import seg_conversation
 
 SAV_STRIDE = 4  # 24 fps videos, masklets at 6 fps
 

@@ -26,11 +26,11 @@ from typing import Iterable
 
 import numpy as np
 
+from ...prompts import seg_conversation
 from ...registry import DATASETS
-from ..base import DatasetNotFoundError, UniPixelDataset
-from ..masks import MaskError, read_label_png
+from ..base import DatasetNotFoundError, EmptyMaskError, UniPixelDataset
+from ...masks import MaskError, read_label_png
 from ..schema import MaskPart, ObjectMasks, Sample
-from ..templates import seg_conversation
 
 # class names by pixel value (upstream's lists: ADE20K's 150 + "unlabeled", COCO-Stuff's 182, Mapillary v2.0's 123)
 ADE20K_CLASSES = tuple((
@@ -128,7 +128,6 @@ def expand_label_map(sample: Sample) -> Sample:
     Raises:
         MaskError: unreadable label PNG, or values that are no class. EmptyMaskError: no class present.
     """
-    from ..pipeline import EmptyMaskError  # the pipeline imports this module lazily too
 
     spec = sample.meta['label_map']
     path, dataset = spec['file'], spec['classes']

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from ...prompts import seg_conversation
 from ...registry import DATASETS
 from ..base import UniPixelDataset, expect, load_json
 from ..schema import MaskPart, ObjectMasks, Sample
-from ..templates import seg_conversation
 
 VICAS_ANNO = 'vicas/annotations/annotations_wo_masks_v1.0.json'
 

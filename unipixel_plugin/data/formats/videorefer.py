@@ -17,6 +17,7 @@ import os
 import re
 from typing import Iterable, Optional
 
+from ...prompts import VIDEOREFER_DETAIL_QUESTION, question_with_options
 from ...registry import DATASETS
 from ..base import UniPixelDataset, expect, load_json_list
 from ..media import list_frame_files
@@ -24,12 +25,6 @@ from ..schema import MaskPart, ObjectMasks, Sample
 
 OBJECT_TAG = re.compile(r'<object(\d+)><region>')
 ANSWER_LETTER = re.compile(r'\(([A-Z])\)')
-
-
-def question_with_options(question: str, options: list[str]) -> str:
-    """Upstream's multiple-choice prompt: the question, ``Options:`` one per line, then the instruction."""
-    return question.strip() + '\nOptions:' + ''.join(f'\n{opt}' for opt in options) + \
-        '\nPlease only give the best option.'
 
 
 def timeline_objects(annotation: list, object_ids: list, where: str) -> tuple[list[int], list[ObjectMasks]]:
@@ -115,7 +110,7 @@ class VideoReferBenchDDataset(UniPixelDataset):
     ANNO = 'videorefer/VideoRefer-Bench/VideoRefer-Bench-D.json'
     VIDEOS = 'videorefer/VideoRefer-Bench/videos/Panda-70M-part'
     SPLITS = {'test': [ANNO]}
-    QUESTION = 'Please give a detailed description of the highlighted object [0] in the video.'
+    QUESTION = VIDEOREFER_DETAIL_QUESTION
 
     def parse(self) -> Iterable[Sample]:
         anno_file = self.path(self.ANNO)

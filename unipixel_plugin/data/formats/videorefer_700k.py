@@ -39,11 +39,11 @@ import os
 import re
 from typing import Iterable, Optional
 
+from ...prompts import MEM_REQUEST, REF_TOKEN, SEG_TOKEN
 from ...registry import DATASETS
-from ..base import UniPixelDataset, expect, load_json_list
+from ..base import UniPixelDataset, expect, load_json_list, stable_draw
 from ..media import list_frame_files
 from ..schema import MaskPart, ObjectMasks, Sample
-from ..templates import MEM_REQUEST, REF_TOKEN, SEG_TOKEN, stable_draw
 from ..visual_prompts import split_prompt_types
 
 VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.mov', '.webm', '.m4v', '.flv', '.wmv', '.mpg', '.mpeg')

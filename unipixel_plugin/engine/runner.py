@@ -1,7 +1,8 @@
 """Command lines that start MMEngine runners: training and testing UniPixel from a config.
 
 Used by the OpenMIM tools (``unipixel_plugin/.mim/tools/{train,test}.py``, what ``mim train unipixel_plugin CONFIG``
-runs) and by ``python -m unipixel_plugin.engine.train CONFIG`` / ``python -m unipixel_plugin.engine.test``.
+runs) and by ``python -m unipixel_plugin.engine.train CONFIG`` / ``python -m unipixel_plugin.engine.test``. This
+module is imported before the heavy parts of the package; it imports none of them until the config is loaded.
 Parsing imports nothing heavy (``mim`` runs ``train.py -h`` before every job); torch and the model load after it.
 
 Distributed training on machines without GPUs: MMEngine's ``init_dist('pytorch')`` calls
@@ -55,7 +56,7 @@ def resolve_config(path: str) -> str:
     """``path`` if it exists, else the config of that basename shipped with the package."""
     if osp.isfile(path):
         return path
-    root = osp.join(osp.dirname(osp.abspath(__file__)), '.mim', 'configs')
+    root = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), '.mim', 'configs')
     found = [osp.join(d, f) for d, _, files in os.walk(root, followlinks=True) for f in files
              if f == osp.basename(path)]
     if len(found) != 1:
@@ -67,7 +68,7 @@ def resolve_config(path: str) -> str:
 def load_config(args):
     from mmengine.config import Config
 
-    import unipixel_plugin.engine  # noqa: F401  (registries; torch.load allow-list for MMEngine checkpoints)
+    import unipixel_plugin.engine.registration  # noqa: F401  (registries; torch.load allow-list for checkpoints)
 
     cfg = Config.fromfile(resolve_config(args.config))
     if args.cfg_options:

@@ -1,11 +1,15 @@
-"""Pictures people would rather look at: mask overlays on images and videos (PNG, GIF, MP4)."""
+"""What a request leaves behind: mask overlays on images and videos (PNG, GIF, MP4), mask PNGs and JSON records."""
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from unipixel_plugin.masks import save_mask_png
 
 # One colour per object, readable on photos (tab10-like).
 PALETTE = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -61,4 +65,28 @@ def save_frames(path: str, frames: Sequence[np.ndarray], fps: float = 5.0) -> st
     return path
 
 
-__all__ = ['PALETTE', 'overlay', 'save_frames']
+def write_outputs(result, out_dir: Path, caption: str, fps: float = 5.0, video_format: str = 'gif') -> dict:
+    """Overlay picture/video, per-object PNG masks and a JSON record (masks as COCO RLE) of a ``UniPixelResult``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = Path(result.media.source).stem if result.media.source != '<array>' else 'media'
+    frames = result.media.frames
+    if len(result.frame_indices) != len(frames):  # masks on every frame of the video: read them for the overlay
+        from unipixel_plugin.inference.media import frame_reader
+        read, _ = frame_reader(result.media.source)
+        frames = [read(i) for i in result.frame_indices]
+    pictures = [overlay(frame, [m[t] for m in result.masks], caption=caption,
+                        labels=[f'[{i}]' for i in range(len(result.masks))])
+                for t, frame in enumerate(frames)]
+    ext = '.png' if len(pictures) == 1 else f'.{video_format}'
+    picture = save_frames(str(out_dir / f'{stem}_overlay{ext}'), pictures, fps=fps)
+    for i, obj in enumerate(result.masks):
+        for t, frame_idx in enumerate(result.frame_indices):
+            save_mask_png(str(out_dir / f'{stem}_obj{i}_frame{frame_idx:05d}.png'), obj[t])
+    record = result.to_record()
+    record['overlay'] = picture
+    (out_dir / f'{stem}.json').write_text(json.dumps(record, indent=1))
+    return record
+
+
+__all__ = ['PALETTE', 'overlay', 'save_frames', 'write_outputs']

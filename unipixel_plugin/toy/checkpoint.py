@@ -1,4 +1,4 @@
-"""Tiny UniPixel checkpoints for tests, benchmarks and offline demos (no hub access needed).
+"""The tiny-checkpoint factory: UniPixel folders for tests, benchmarks and offline demos (no hub access needed).
 
 :func:`make_tiny_checkpoint` writes a directory laid out like the official UniPixel-3B/7B checkpoints: a flat
 transformers-4.x ``config.json`` (``model_type = "pixel_qwen2_5_vl"``), ``model.safetensors`` with the legacy key
@@ -17,6 +17,10 @@ from pathlib import Path
 
 import torch
 
+from unipixel_plugin.prompts import (BEST_OPTION_PREFIX, MEM_REQUEST, MEM_TOKEN, REF_TOKEN, SEG_ANSWER, SEG_TOKEN,
+                                     region_prefix, seg_request)
+from unipixel_plugin.prompts import UNIPIXEL_TOKENS as _UNIPIXEL_TOKENS
+
 # Qwen2.5-VL's special tokens in id order (151643 ... 151664), then UniPixel's three (151665 ... 151667).
 QWEN_SPECIAL_TOKENS = [
     '<|endoftext|>', '<|im_start|>', '<|im_end|>', '<|object_ref_start|>', '<|object_ref_end|>', '<|box_start|>',
@@ -24,7 +28,7 @@ QWEN_SPECIAL_TOKENS = [
     '<|image_pad|>', '<|video_pad|>', '<tool_call>', '</tool_call>', '<|fim_prefix|>', '<|fim_middle|>',
     '<|fim_suffix|>', '<|fim_pad|>', '<|repo_name|>', '<|file_sep|>'
 ]
-UNIPIXEL_TOKENS = ['<|ref|>', '<|seg|>', '<|mem|>']
+UNIPIXEL_TOKENS = list(_UNIPIXEL_TOKENS)
 
 # Renders exactly what upstream's processor renders: a default system turn, every visual as
 # <|vision_start|><|video_pad|><|vision_end|> (images too: UniPixel feeds images as 2-frame videos).
@@ -44,12 +48,13 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
+# What the tiny tokenizer is trained on: the prompt wordings the model meets, plus a few words.
 _CORPUS = [
-    'Please segment the red square in this image.', 'Please segment the blue circle in this video.',
-    'Sure, it is <|seg|>.', 'Here is an image with the following highlighted regions:',
-    'What is the object doing? The best option is (A) moving left.', 'Please provide the segmentation mask.',
+    seg_request('red square', 'query', 'image'), seg_request('blue circle', 'query', 'video'), SEG_ANSWER,
+    region_prefix([], [], 1).strip(), f'What is the object doing? {BEST_OPTION_PREFIX}A) moving left.',
+    seg_request('', 'sentence', 'image').strip(),
     'the person the dog the car the ball moving running left right top bottom green yellow white black',
-    'Options: (A) (B) (C) (D) Please localize the relevant objects with IDs.',
+    MEM_REQUEST.format('Options: (A) (B) (C) (D)'),
 ]
 
 
@@ -104,9 +109,9 @@ def tiny_config(sam2_image_size: int = 256, sam2_config: str = 'configs/sam2.1_h
             'tokens_per_second': 2,
             'model_type': 'qwen2_5_vl',
         },
-        'ref_token_id': ids['<|ref|>'],
-        'seg_token_id': ids['<|seg|>'],
-        'mem_token_id': ids['<|mem|>'],
+        'ref_token_id': ids[REF_TOKEN],
+        'seg_token_id': ids[SEG_TOKEN],
+        'mem_token_id': ids[MEM_TOKEN],
         'sam2_config': sam2_config,
         'sam2_checkpoint': None,
         'sam2_image_size': sam2_image_size,

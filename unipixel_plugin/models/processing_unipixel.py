@@ -125,56 +125,6 @@ def prompt_tensors(objects: Sequence[PromptObject], frame_size: tuple[int, int],
     return coords, labels, [torch.tensor(frames, dtype=torch.long)]
 
 
-def refer_mask_from_masks(masks: torch.Tensor, video_grid_thw: torch.Tensor, patch_size: int = 14,
-                          merge_size: int = 2) -> torch.Tensor:
-    """Object masks ``(T, O, H, W)`` on the LLM frames -> ``refer_mask`` ``(grid_t, O, grid_h/2, grid_w/2)`` bool.
-
-    As upstream's PixelQA: frames are paired (max over each temporal patch, an odd count padded with the last
-    frame), an object with an empty mask everywhere is treated as the whole frame, then the mask is resized to the
-    patch grid and max-pooled over each merged 28x28 patch.
-    """
-    masks = masks.float()
-    if masks.size(0) % 2:
-        masks = torch.cat([masks, masks[-1:]])
-    t, objects, h, w = masks.shape
-    paired = masks.reshape(t // 2, 2, objects, h, w).amax(dim=1)
-    for obj in range(objects):
-        if not paired[:, obj].any():
-            paired[:, obj] = 1
-    grid_t, grid_h, grid_w = (int(v) for v in video_grid_thw.reshape(-1)[:3])
-    if paired.size(0) != grid_t:
-        raise ValueError(f'masks cover {paired.size(0)} temporal groups but the video has grid_t={grid_t}')
-    resized = F.interpolate(paired, size=(grid_h * patch_size, grid_w * patch_size), mode='bilinear',
-                            align_corners=False, antialias=True)
-    pooled = F.max_pool2d(resized, kernel_size=patch_size * merge_size, stride=patch_size * merge_size)
-    return pooled > 0
-
-
-def mem_prompt_prefix(refer_mask: torch.Tensor, num_frames: int, object_ids: Sequence[int] | None = None) -> str:
-    """The region-QA prefix that places one ``<|mem|>`` per (object, temporal group) with a non-empty mask.
-
-    ``num_frames`` is the media's frame count: 1 gives upstream's image wording, more its video wording with the
-    frame pair ``<t>-<t+1>`` of each group.
-    """
-    objects = refer_mask.size(1)
-    object_ids = list(range(objects)) if object_ids is None else [int(i) for i in object_ids]
-    if len(object_ids) != objects:
-        raise ValueError(f'{len(object_ids)} object ids for {objects} objects in refer_mask')
-    image = num_frames == 1
-    if image:
-        lines = ['Here is an image with the following highlighted regions:']
-    else:
-        lines = [f'Here is a video with {num_frames} frames denoted as <1> to <{num_frames}>. '
-                 'The highlighted regions are as follows:']
-    for obj, oid in zip(range(objects), object_ids):
-        groups = refer_mask[:, obj].flatten(1).any(dim=1).nonzero()[:, 0].tolist()
-        if image:
-            lines.append(f'[{oid}]: ' + ' '.join('<|mem|>' for _ in groups))
-        else:
-            lines.append(f'[{oid}]: ' + ' '.join(f'<{2 * g + 1}>-<{2 * g + 2}> <|mem|>' for g in groups))
-    return '\n'.join(lines) + '\n'
-
-
 class UniPixelInputs:
     """Builds model inputs (upstream's kwarg names) from frames and a conversation.
 
@@ -245,5 +195,5 @@ class UniPixelInputs:
 
 __all__ = [
     'smart_resize', 'llm_frames', 'sam2_frames', 'LazySAM2Frames', 'image_prompt_to_sam', 'PromptObject',
-    'prompt_tensors', 'refer_mask_from_masks', 'mem_prompt_prefix', 'UniPixelInputs'
+    'prompt_tensors', 'UniPixelInputs'
 ]

@@ -5,7 +5,7 @@ import numpy as np
 
 
 def test_toy_data_is_deterministic_and_created_once(tmp_path):
-    from unipixel_plugin.engine.toy import ensure_toy_data
+    from unipixel_plugin.toy.refvos import ensure_toy_data
     a = ensure_toy_data(str(tmp_path / 'a'), num_videos=2, num_frames=3, seed=1)
     b = ensure_toy_data(str(tmp_path / 'b'), num_videos=2, num_frames=3, seed=1)
     for rel in ('toy_refvos/train/meta_expressions.json', 'toy_refvos/train/mask_dict.json'):
@@ -20,7 +20,7 @@ def test_toy_data_is_deterministic_and_created_once(tmp_path):
 
 def test_toy_dataset_loads_through_the_data_pipeline(toy_root):
     from unipixel_plugin.data import load_sample
-    from unipixel_plugin.engine import ToyRefVOSDataset
+    from unipixel_plugin.toy.refvos import ToyRefVOSDataset
     dataset = ToyRefVOSDataset(root=str(toy_root), split='train')
     assert len(dataset) == 18  # 6 videos x 3 expressions
     sample = dataset[2]  # "the two shapes": the union of both objects
@@ -32,7 +32,7 @@ def test_toy_dataset_loads_through_the_data_pipeline(toy_root):
     assert np.array_equal(loaded.masks, single[0] | single[1])
     # the masked pixels show the object's colour (the JPEG keeps it within a tolerance)
     colour = dataset[0].query.split()[1]
-    from unipixel_plugin.engine.toy import COLOURS
+    from unipixel_plugin.toy.refvos import COLOURS
     frame, mask = loaded.frames[0], single[0][0, 0]
     inner = mask & np.roll(mask, 2, 0) & np.roll(mask, -2, 0) & np.roll(mask, 2, 1) & np.roll(mask, -2, 1)
     assert np.abs(frame[inner].mean(0) - np.array(COLOURS[colour])).max() < 25

@@ -1,78 +1,27 @@
-"""A tiny procedural training fixture: a UniPixel checkpoint and a referring-video dataset made on the spot.
+"""The procedural referring-video fixture: coloured shapes moving over a textured background, in MeViS' layout.
 
-The tiny CPU config (``configs/unipixel_tiny_cpu_seg.py``) trains on these, so that ``mim train unipixel_plugin
-unipixel_tiny_cpu_seg.py`` runs on a laptop with no data and no hub access:
-
-* :func:`ensure_toy_checkpoint` writes a ~0.3 M-parameter UniPixel (tiny Qwen2.5-VL + SAM 2.1 Hiera-T at 128 px,
-  :func:`unipixel_plugin.testing.make_tiny_checkpoint`);
-* :func:`ensure_toy_data` writes ``toy_refvos/{train,valid}`` in the MeViS layout (``meta_expressions.json`` +
-  ``mask_dict.json`` with COCO RLE + JPEG frames): coloured squares and circles moving over a textured background,
-  with the expressions "the <colour> <shape>" (one object) and "the two shapes" (both);
-* :class:`ToyRefVOSDataset` reads it with the same Ref-VOS parser as MeViS.
-
-Both go under the toy root: ``root=``, else ``$UNIPIXEL_TOY_ROOT``, else ``$XDG_CACHE_HOME/unipixel_plugin/toy``
-(``~/.cache/...``). They are created once, atomically (several processes may ask at the same time), and reused.
-``python -m unipixel_plugin.engine.toy [ROOT]`` creates them and prints their paths.
+:func:`write_toy_refvos` writes ``toy_refvos/{train,valid}`` (``meta_expressions.json`` + ``mask_dict.json`` with
+COCO RLE + JPEG frames): squares and circles with the expressions "the <colour> <shape>" (one object) and "the two
+shapes" (both). :class:`ToyRefVOSDataset` reads it with the same Ref-VOS parser as MeViS; the tiny CPU config
+(``configs/unipixel_tiny_cpu_seg.py``) trains on it, so that ``mim train unipixel_plugin unipixel_tiny_cpu_seg.py``
+runs on a laptop with no data and no hub access.
 """
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
 from unipixel_plugin.data.formats.refvos import MetaExpressionsDataset, needed_files
 from unipixel_plugin.registry import DATASETS
+from unipixel_plugin.masks import encode_rle
+from unipixel_plugin.toy.cache import create_once, toy_root
 
-TOY_ROOT_ENV = 'UNIPIXEL_TOY_ROOT'
 COLOURS = {'red': (220, 40, 40), 'green': (40, 200, 60), 'blue': (50, 80, 230), 'yellow': (230, 210, 40)}
 SHAPES = ('square', 'circle')
 SPLITS = ('train', 'valid')
-
-
-def toy_root(root: Optional[str] = None) -> Path:
-    """Where the toy fixture lives: ``root``, else ``$UNIPIXEL_TOY_ROOT``, else the user cache folder."""
-    if root:
-        return Path(root).expanduser()
-    if os.environ.get(TOY_ROOT_ENV):
-        return Path(os.environ[TOY_ROOT_ENV]).expanduser()
-    cache = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
-    return Path(cache) / 'unipixel_plugin' / 'toy'
-
-
-def create_once(target: Path, build: Callable[[Path], None]) -> Path:
-    """Build ``target`` with ``build(tmp_dir)`` unless it is complete; safe when processes race for it."""
-    marker = target / '.complete'
-    if marker.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{target.name}.tmp-', dir=target.parent))
-    try:
-        build(tmp)
-        (tmp / '.complete').write_text('complete\n')
-        if target.exists() and not marker.exists():
-            shutil.rmtree(target, ignore_errors=True)  # left by an interrupted run that was not ours
-        try:
-            os.rename(tmp, target)
-        except OSError:
-            if not marker.exists():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
-def ensure_toy_checkpoint(root: Optional[str] = None, seed: int = 0, sam2_image_size: int = 128) -> Path:
-    """The tiny UniPixel checkpoint folder (created on first use)."""
-    from unipixel_plugin.testing import make_tiny_checkpoint
-
-    target = toy_root(root) / f'checkpoint-s{seed}-{sam2_image_size}px'
-    return create_once(target, lambda tmp: make_tiny_checkpoint(
-        tmp, seed=seed, config_overrides={'sam2_image_size': sam2_image_size}))
 
 
 def ensure_toy_data(root: Optional[str] = None, num_videos: int = 6, num_frames: int = 6,
@@ -94,7 +43,6 @@ def write_toy_refvos(data_root, num_videos: int = 6, num_frames: int = 6, frame_
                      seed: int = 0) -> None:
     """Write ``toy_refvos/{train,valid}`` (MeViS layout) under ``data_root``; same seed, same files."""
     from PIL import Image
-    from pycocotools import mask as mask_utils
 
     rng = np.random.default_rng(seed)
     h, w = frame_size
@@ -133,11 +81,7 @@ def write_toy_refvos(data_root, num_videos: int = 6, num_frames: int = 6, frame_
                     rles[o['anno_id']][t] = visible
                 Image.fromarray(image).save(folder / 'JPEGImages' / vid / f'{name}.jpg', quality=95)
             for key, masks in rles.items():
-                encoded = []
-                for m in masks:
-                    r = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
-                    encoded.append({'size': [int(s) for s in r['size']], 'counts': r['counts'].decode('ascii')})
-                mask_dict[str(key)] = encoded
+                mask_dict[str(key)] = [encode_rle(m) for m in masks]
             expressions = {str(i): {'exp': f'the {o["colour"]} {o["shape"]}', 'obj_id': [i], 'anno_id': [o['anno_id']]}
                            for i, o in enumerate(objects)}
             expressions[str(len(objects))] = {'exp': 'the two shapes', 'obj_id': list(range(len(objects))),
@@ -171,18 +115,4 @@ class ToyRefVOSDataset(MetaExpressionsDataset):
         super().__init__(data_root=str(data_root), **kwargs)
 
 
-def main(argv=None) -> None:
-    import argparse
-    parser = argparse.ArgumentParser(description='Create the tiny procedural UniPixel checkpoint and dataset.')
-    parser.add_argument('root', nargs='?', help=f'toy root (default: ${TOY_ROOT_ENV} or the user cache)')
-    args = parser.parse_args(argv)
-    checkpoint = ensure_toy_checkpoint(args.root)
-    data = ensure_toy_data(args.root)
-    print(f'checkpoint: {checkpoint}\ndata root:  {data}  (toy_refvos/train, toy_refvos/valid)')
-
-
-if __name__ == '__main__':
-    main()
-
-__all__ = ['ToyRefVOSDataset', 'ensure_toy_checkpoint', 'ensure_toy_data', 'write_toy_refvos', 'toy_root',
-           'create_once', 'TOY_ROOT_ENV']
+__all__ = ['ToyRefVOSDataset', 'ensure_toy_data', 'write_toy_refvos', 'COLOURS', 'SHAPES', 'SPLITS']

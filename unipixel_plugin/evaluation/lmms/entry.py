@@ -6,6 +6,6 @@ def manifests():
     """``--model unipixel`` (alias ``pixel_qwen2_5_vl``) -> the chat-style UniPixel adapter."""
     return ModelManifest(
         model_id='unipixel',
-        chat_class_path='unipixel_plugin.evaluation.lmms_model.UniPixelLMM',
+        chat_class_path='unipixel_plugin.evaluation.lmms.adapter.UniPixelLMM',
         aliases=('pixel_qwen2_5_vl', ),
     )
