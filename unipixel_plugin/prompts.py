@@ -11,6 +11,7 @@ readers, the training preprocessor and inference all import them from here.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Optional
 
@@ -72,20 +73,55 @@ def seg_conversation(query: str, query_type: str, media: str, answer: Optional[s
             {'role': 'assistant', 'content': seg_answer(query_type, answer)}]
 
 
-def user_seg_request(query: str, media: str) -> str:
-    """What the predictor sends for a user's free text: a sentence (ending in ., ? or !) as it is, a phrase in the
-    referring template "Please segment the {phrase} in this {media}." (the phrase is not normalised here)."""
-    prompt = query.strip()
-    if not prompt:
+PROMPT_TYPES = QUERY_TYPES + ('raw', )
+
+
+def segmentation_prompt(query: str, prompt_type: str, media: str) -> str:
+    """The user turn for a segmentation request of type ``prompt_type``: one of :data:`QUERY_TYPES` (upstream's
+    evaluation templates, :func:`seg_request`) or ``'raw'`` (the text as given, as upstream's tools/inference.py and
+    demo send it). Raises ValueError for an empty query."""
+    if not query.strip():
         raise ValueError('the query is empty: say what to segment')
-    if not prompt.endswith(('.', '?', '!')):
-        prompt = f'Please segment the {prompt} in this {media}.'
-    return prompt
+    if prompt_type == 'raw':
+        return query.strip()
+    return seg_request(query, prompt_type, media)
 
 
-def ref_region_lines(count: int) -> str:
-    """A line ``[i]: <|ref|>`` per point/box region, put before a question that names no ``<|ref|>`` itself."""
-    return 'Here are the regions:\n' + '\n'.join(f'[{i}]: {REF_TOKEN}' for i in range(count)) + '\n'
+def guess_prompt_type(text: str) -> str:
+    """What the CLI assumes when it is not told: a text ending in '.', '?' or '!' is a full prompt (``'raw'``),
+    anything else a referring phrase (``'query'``)."""
+    return 'raw' if text.strip().endswith(('.', '?', '!')) else 'query'
+
+
+def place_ref_tokens(question: str, count: int, names: Optional[Sequence[int]] = None) -> tuple[str, list[int]]:
+    """Put one ``<|ref|>`` per point/box region into a question that has none, in upstream's object notation.
+
+    Region ``k`` is mentioned as ``[k]``; it is called ``[names[k]]`` (default ``k``) in the text sent. Its first
+    mention becomes ``[name] <|ref|>`` (as in PixelQA's and VideoRefer's questions); regions the question does not
+    mention are put before it as ``[name] <|ref|>``.
+
+    Returns:
+        the text and, for each ``<|ref|>`` in text order, the index of its region (the order in which the
+        regions' embeddings must be given).
+    """
+    names = list(range(count)) if names is None else [int(n) for n in names]
+    seen, order = set(), []
+
+    def rename(match):
+        k = int(match.group(1))
+        if k >= count:
+            return match.group(0)
+        if k in seen:
+            return f'[{names[k]}]'
+        seen.add(k)
+        order.append(k)
+        return f'[{names[k]}] {REF_TOKEN}'
+
+    text = re.sub(r'\[(\d+)\]', rename, question.strip())
+    unmentioned = [k for k in range(count) if k not in seen]
+    if unmentioned:
+        text = ' '.join(f'[{names[k]}] {REF_TOKEN}' for k in unmentioned) + ' ' + text
+    return text, unmentioned + order
 
 
 def region_prefix(groups_per_object: Sequence[Sequence[int]], object_ids: Sequence[int], num_frames: int) -> str:
@@ -127,21 +163,18 @@ def question_with_options(question: str, options: Sequence[str]) -> str:
         f'\n{BEST_OPTION_INSTRUCTION}'
 
 
-def localize_request(question: str, object_ids: Sequence[int], options: Sequence[str] = ()) -> str:
-    """PixelQA pass 1 as :class:`~unipixel_plugin.inference.Conversation` words it: ``[id] <|ref|>`` at each region's
-    first mention ``[k]`` (or before the question), the options, then "Please localize the relevant objects with
-    IDs."."""
-    text = question.strip()
-    for k, oid in enumerate(object_ids):
-        mention = f'[{k}]'
-        if mention in text:
-            head, _, tail = text.partition(mention)
-            text = f'{head}[{oid}] {REF_TOKEN}{tail.replace(mention, f"[{oid}]")}'
-        else:
-            text = f'[{oid}] {REF_TOKEN} {text}'
+def localize_request(question: str, object_ids: Sequence[int], options: Sequence[str] = ()) -> tuple[str, list[int]]:
+    """PixelQA pass 1 as :class:`~unipixel_plugin.inference.Conversation` words it: the question with
+    ``[id] <|ref|>`` at each region's first mention ``[k]`` (regions it does not mention before it), the options, then
+    "Please localize the relevant objects with IDs.".
+
+    Returns:
+        the text and, per ``<|ref|>`` in text order, the index of its region (see :func:`place_ref_tokens`).
+    """
+    text, order = place_ref_tokens(question, len(object_ids), object_ids)
     if options:
         text += '\nOptions:\n' + '\n'.join(options)
-    return f'{text}. Please localize the relevant objects with IDs.'
+    return f'{text}. Please localize the relevant objects with IDs.', order
 
 
 def localize_answer(object_ids: Sequence[int]) -> str:
@@ -156,7 +189,8 @@ def ask_with_options(question: str, options: Sequence[str]) -> str:
 
 __all__ = [
     'REF_TOKEN', 'SEG_TOKEN', 'MEM_TOKEN', 'UNIPIXEL_TOKENS', 'SEG_ANSWER', 'QUERY_TYPES', 'normalise_query',
-    'seg_request', 'seg_answer', 'seg_conversation', 'user_seg_request', 'ref_region_lines', 'region_prefix',
+    'seg_request', 'seg_answer', 'seg_conversation', 'PROMPT_TYPES', 'segmentation_prompt', 'guess_prompt_type',
+    'place_ref_tokens', 'region_prefix',
     'REF_SHORT_CAPTION_REQUEST', 'REGION_DETAIL_REQUEST', 'MEM_REQUEST', 'VIDEOREFER_DETAIL_QUESTION',
     'BEST_OPTION_INSTRUCTION', 'BEST_OPTION_PREFIX', 'question_with_options', 'localize_request', 'localize_answer',
     'ask_with_options'

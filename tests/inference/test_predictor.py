@@ -54,15 +54,17 @@ def test_segment_image_teacher_forced(predictor):
 
 def test_several_seg_tokens_give_several_mask_tracks(predictor):
     frames = np.stack([scene(t) for t in range(4)])
-    result = predictor.segment(frames, 'Please segment the squares.', answer='They are <|seg|> and <|seg|>.')
+    result = predictor.segment(frames, 'Please segment the squares.', answer='They are <|seg|> and <|seg|>.',
+                               prompt_type='raw')
     assert [m.shape for m in result.masks] == [(4, 60, 90)] * 2
 
 
 def test_batched_generation_equals_one_at_a_time(predictor):
     media = [scene(0), np.stack([scene(t) for t in range(4)]), scene(0, shift=20), scene(0, h=56, w=84)]
-    queries = ['red square', 'blue square', 'Please segment the thing on the left.', 'square']
+    queries = ['red square', 'blue square', 'the thing on the left', 'square']
     batched = predictor.segment_batch(media, queries, batch_size=4)
     single = [predictor.segment(m, q) for m, q in zip(media, queries)]
+    assert single[2].prompt == 'Please segment the thing on the left in this image.'
     for b, s in zip(batched, single):
         assert b.text == s.text and b.prompt == s.prompt
         assert_masks_match(b, s)
@@ -190,3 +192,28 @@ def test_sam2_can_track_every_frame_while_the_llm_sees_a_sample(tiny_model, tiny
     assert (streamed != result.masks[0]).mean() < 1e-3
     with pytest.raises(ValueError, match="'sampled' or 'all'"):
         UniPixelPredictor(tiny_model, tiny_processor, sam2_frames='some')
+
+
+def test_prompt_types_render_upstream_templates(predictor):
+    kwargs = dict(answer='Sure, it is <|seg|>.')
+    assert predictor.segment(scene(), 'the dog on the left', **kwargs).prompt == \
+        'Please segment the dog on the left in this image.'  # README's example, no "the the"
+    assert predictor.segment(scene(), 'Where is it?', prompt_type='sentence', **kwargs).prompt == \
+        'Where is it? Please provide the segmentation mask.'
+    assert predictor.segment(scene(), 'Segment it.', prompt_type='raw', **kwargs).prompt == 'Segment it.'
+    with pytest.raises(ValueError, match='unknown query_type'):
+        predictor.segment(scene(), 'x', prompt_type='caption', **kwargs)
+
+
+def test_region_mentions_carry_the_ref_tokens_in_text_order(predictor):
+    from unipixel_plugin.inference.predictor import Request
+    a, b = PromptObject(point=(20, 20)), PromptObject(box=(40, 10, 80, 50))
+    prepared = predictor._prepare(Request(scene(), 'Is [1] left of [0]?', (a, b)), None, False)
+    assert prepared.text == 'Is [1] <|ref|> left of [0] <|ref|>?'
+    coords, labels, _ = prepared.prompts
+    # the first <|ref|> is region 1's (a box: two corners, labels 2 and 3), the second region 0's point
+    assert coords[0].shape == (1, 2, 2) and labels[0].tolist() == [[2, 3]]
+    assert coords[1].shape == (1, 1, 2) and labels[1].tolist() == [[1]]
+    unnamed = predictor._prepare(Request(scene(), 'What is this?', (a, )), None, False)
+    assert unnamed.text == '[0] <|ref|> What is this?'
+

@@ -5,7 +5,7 @@ import json
 import logging
 from pathlib import Path
 
-from unipixel_plugin.prompts import SEG_ANSWER
+from unipixel_plugin.prompts import PROMPT_TYPES, SEG_ANSWER, guess_prompt_type
 
 logger = logging.getLogger('unipixel')
 
@@ -64,6 +64,9 @@ def add_inference_commands(sub) -> None:
     p.add_argument('media', nargs='?', help='image, video or frame folder (default: bundled sample)')
     p.add_argument('query', nargs='?', help='what to segment, e.g. "the dog on the left"')
     p.add_argument('--sample', choices=('image', 'video'), default='image', help='bundled sample to use')
+    p.add_argument('--prompt-type', choices=PROMPT_TYPES, default=None,
+                   help='how QUERY is phrased (upstream\'s templates; raw: sent as typed). Default: guessed, raw if '
+                   'QUERY ends with . ? or !, else query ("Please segment the QUERY in this image.")')
     p.add_argument('--answer', default=None, help='teacher-force this answer (e.g. "' + SEG_ANSWER + '") '
                    'instead of generating one')
     common(p)
@@ -146,7 +149,10 @@ def cmd_segment(args) -> int:
     if demo and answer is None:
         # random weights rarely emit <|seg|>: teacher-force upstream's answer so the demo shows the mask path
         answer = SEG_ANSWER
-    result = predictor.segment(media, query, answer=answer)
+    prompt_type = args.prompt_type or guess_prompt_type(query)
+    if args.prompt_type is None:
+        print(f'prompt : {prompt_type} (guessed from the punctuation; --prompt-type to choose)')
+    result = predictor.segment(media, query, answer=answer, prompt_type=prompt_type)
     caption = f'{DEMO_NOTE}: ' + result.text if demo else result.text
     from unipixel_plugin.inference.outputs import write_outputs
     record = write_outputs(result, Path(args.output), caption, video_format=args.video_format)

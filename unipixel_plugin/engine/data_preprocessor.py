@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor
 
 from unipixel_plugin.models.object_memory import mem_prompt_prefix, refer_mask_from_masks
-from unipixel_plugin.models.processing_unipixel import MIN_PIXELS, PromptObject, UniPixelInputs, prompt_tensors
+from unipixel_plugin.models.processing_unipixel import PromptObject, UniPixelInputs, prompt_tensors
 from unipixel_plugin.prompts import MEM_TOKEN, REF_TOKEN, SEG_TOKEN
 from unipixel_plugin.registry import MODELS
 
@@ -102,15 +102,19 @@ class UniPixelDataPreprocessor(BaseDataPreprocessor):
     Args:
         checkpoint: the UniPixel checkpoint folder whose processor (tokenizer, chat template) and config
             (``sam2_image_size``) to use; :class:`~unipixel_plugin.engine.UniPixelModel` fills it in.
-        min_pixels / max_pixels: LLM frame-size bounds (upstream's defaults when None).
+        min_pixels / max_pixels: fixed LLM frame-size bounds; None: upstream's training budgets
+            (``models.processing_unipixel.PIXEL_BUDGETS``): ``256*28*28*max(1, min(int(sample_frames/T),
+            sample_frames))`` for segmentation / referring / region / memory samples, 2048*28*28 (images) and
+            256*28*28 (videos) for instruction (``multimodal``) samples, ``min_pixels`` 128*28*28.
+        sample_frames: the recipe's frame count in that budget (upstream: 8).
         max_length: longest tokenised sample accepted (``None``: no limit); longer samples raise, because
             truncating would cut vision or ``<|seg|>`` tokens.
         processor / sam2_image_size: give these instead of ``checkpoint`` to reuse loaded objects.
     """
 
-    def __init__(self, checkpoint: Optional[str] = None, min_pixels: int = MIN_PIXELS,
+    def __init__(self, checkpoint: Optional[str] = None, min_pixels: Optional[int] = None,
                  max_pixels: Optional[int] = None, max_length: Optional[int] = None, processor=None,
-                 sam2_image_size: Optional[int] = None, non_blocking: bool = False):
+                 sam2_image_size: Optional[int] = None, non_blocking: bool = False, sample_frames: int = 8):
         super().__init__(non_blocking)
         if processor is None or sam2_image_size is None:
             if checkpoint is None:
@@ -124,7 +128,8 @@ class UniPixelDataPreprocessor(BaseDataPreprocessor):
         self.processor = processor
         self.sam2_image_size = int(sam2_image_size)
         self.max_length = max_length
-        self.inputs = ConversationInputs(processor, self.sam2_image_size, min_pixels, max_pixels)
+        self.inputs = ConversationInputs(processor, self.sam2_image_size, min_pixels, max_pixels, budget='train',
+                                         sample_frames=sample_frames)
         tokenizer = processor.tokenizer
         ids = tokenizer.convert_tokens_to_ids(['<|im_start|>', '<|im_end|>', SEG_TOKEN, REF_TOKEN, MEM_TOKEN])
         if any(i is None or i == tokenizer.unk_token_id for i in ids):
@@ -155,7 +160,7 @@ class UniPixelDataPreprocessor(BaseDataPreprocessor):
         frames = sample['frames']
         conversation = self.with_memory_prefix(sample, conversation)
         if frames is not None:
-            out = self.inputs(frames, conversation)
+            out = self.inputs(frames, conversation, budget=self.budget_of(sample, frames))
         else:
             text = render_conversation(self.processor, conversation, with_video=False)
             out = dict(self.processor.tokenizer([text], return_tensors='pt'))
@@ -191,6 +196,13 @@ class UniPixelDataPreprocessor(BaseDataPreprocessor):
                 out['label_mask'] = [resize_masks(masks, self.sam2_image_size)]
         return out
 
+    @staticmethod
+    def budget_of(sample: dict, frames) -> str:
+        """The pixel-budget path of a sample: instruction data has its own (image / video), the rest 'train'."""
+        if sample.get('data_type') == 'multimodal':
+            return 'train_image_instruct' if frames.shape[0] == 1 else 'train_video_instruct'
+        return 'train'
+
     def with_memory_prefix(self, sample: dict, conversation: list) -> list:
         """Region samples (mask prompts): put upstream's "Here is a video with T frames ... highlighted regions"
         prefix, with one ``<|mem|>`` per object and temporal group where its mask is non-empty, before the first
@@ -203,7 +215,7 @@ class UniPixelDataPreprocessor(BaseDataPreprocessor):
         masks, frames = sample['masks'], sample['frames']
         if masks is None or frames is None or masks.size(0) == 0:
             raise ValueError(f'sample {sample["id"]}: a {sample["data_type"]} sample needs object masks and frames')
-        grid = self.inputs.grid_for(frames)
+        grid = self.inputs.grid_for(frames, budget=self.budget_of(sample, frames))
         refer = refer_mask_from_masks(masks.transpose(0, 1), grid)
         # region readers number objects [N] with object_id == N; other sources' ids (anno-id lists) are not names
         ids = sample.get('object_ids') or []

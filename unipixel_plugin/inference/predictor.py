@@ -20,9 +20,9 @@ import torch
 from unipixel_plugin.inference.media import Media, MediaError, load_media
 from unipixel_plugin.masks import encode_rle
 from unipixel_plugin.models.object_memory import mem_prompt_prefix, refer_mask_from_masks
-from unipixel_plugin.models.processing_unipixel import (MIN_PIXELS, LazySAM2Frames, PromptObject, UniPixelInputs,
+from unipixel_plugin.models.processing_unipixel import (LazySAM2Frames, PromptObject, UniPixelInputs,
                                                        prompt_tensors, sam2_frames)
-from unipixel_plugin.prompts import MEM_TOKEN, REF_TOKEN, ref_region_lines, user_seg_request
+from unipixel_plugin.prompts import MEM_TOKEN, REF_TOKEN, place_ref_tokens, segmentation_prompt
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,7 @@ class Request:
     masks: Sequence = ()  # (H, W) bool masks on frame `mask_frame`, given to the model as <|mem|> objects
     mask_frame: int = 0
     answer_prefix: str = ''  # generation starts after this text (upstream PixelQA: "The best option is (")
+    prompt_type: str = 'query'  # for segmentation requests: a type of prompts.PROMPT_TYPES ('raw': as given)
 
 
 @dataclass
@@ -121,7 +122,8 @@ class UniPixelPredictor:
     Args:
         model: a ``PixelQwen2_5_VLForConditionalGeneration``. processor: its ``Qwen2_5_VLProcessor``.
         sample_frames: frames of a video the LLM sees (upstream: 16, uniformly sampled).
-        min_pixels / max_pixels: LLM frame-size bounds (upstream's defaults when None).
+        min_pixels / max_pixels: fixed LLM frame-size bounds; None: upstream's inference budget
+            (``128*28*28`` / ``256*28*28*int(sample_frames/T)``, ``models.processing_unipixel.pixel_budget``).
         max_new_tokens: generation budget per request.
         progress: show progress bars (batches, SAM 2 tracking through video frames).
         sam2_frames: ``'sampled'``: masks on the frames the LLM sees (upstream's tools/inference.py); ``'all'``:
@@ -135,7 +137,8 @@ class UniPixelPredictor:
         self.model = model.eval()
         self.processor = processor
         self.sample_frames = sample_frames
-        self.inputs = UniPixelInputs(processor, model.config.sam2_image_size, min_pixels or MIN_PIXELS, max_pixels)
+        self.inputs = UniPixelInputs(processor, model.config.sam2_image_size, min_pixels, max_pixels,
+                                     budget='inference', sample_frames=sample_frames)
         self.max_new_tokens = max_new_tokens
         self.progress = progress
         if sam2_frames not in ('sampled', 'all'):
@@ -163,22 +166,27 @@ class UniPixelPredictor:
         return next(self.model.parameters()).device
 
     # ------------------------------------------------------------------ verbs
-    def segment(self, media, query: str, sample_frames: int | None = None, answer: str | None = None
-                ) -> UniPixelResult:
+    def segment(self, media, query: str, sample_frames: int | None = None, answer: str | None = None,
+                prompt_type: str = 'query') -> UniPixelResult:
         """Segment what ``query`` describes. ``media``: a path (image, video, frame folder) or uint8 frames.
 
-        A short query such as ``"red square"`` becomes upstream's "Please segment the red square in this image."
-        prompt; a full sentence is sent as it is. ``answer`` teacher-forces the reply (e.g. ``"Sure, it is
+        ``prompt_type`` says how the query is phrased, as upstream's evaluation does (``prompts.seg_request``):
+        ``'query'`` (a referring phrase: "the dog on the left" -> "Please segment the dog on the left in this
+        image."), ``'sentence'``, ``'explanatory'``, ``'question'``, ``'description'``, or ``'raw'`` (sent as it is,
+        as upstream's tools/inference.py does). ``answer`` teacher-forces the reply (e.g. ``"Sure, it is
         <|seg|>."``): one forward pass, masks from the ``<|seg|>`` tokens of the answer, no generation.
         """
-        return self._raise_single(self.segment_batch([media], [query], sample_frames, answer))
+        return self._raise_single(self.segment_batch([media], [query], sample_frames, answer,
+                                                     prompt_type=prompt_type))
 
     def ask(self, media, question: str, regions: Sequence[PromptObject] | None = None,
             sample_frames: int | None = None, answer: str | None = None, masks: Sequence = (),
             mask_frame: int = 0) -> UniPixelResult:
         """Answer ``question`` about regions given as points/boxes (one ``<|ref|>`` per region) and/or masks.
 
-        When the question has no ``<|ref|>`` placeholders, a line ``[i]: <|ref|>`` per region is put before it.
+        When the question has no ``<|ref|>`` placeholders, region ``k`` is named ``[k]``: its first mention becomes
+        ``[k] <|ref|>`` (upstream's object notation) and regions not mentioned are put before the question the
+        same way. With placeholders, the ``<|ref|>`` tokens take the regions in order.
         ``masks`` (``(H, W)`` bool arrays on frame ``mask_frame``) become ``<|mem|>`` objects ``[0]``, ``[1]``...
         with upstream's region-QA prefix.
         """
@@ -186,11 +194,11 @@ class UniPixelPredictor:
         return self._raise_single(self.run([request], sample_frames))
 
     def segment_batch(self, media: Sequence, queries: Sequence[str], sample_frames: int | None = None,
-                      answer: str | None = None, batch_size: int = 8) -> list:
-        """Segment several media (one query each) in batches; see :meth:`run`."""
+                      answer: str | None = None, batch_size: int = 8, prompt_type: str = 'query') -> list:
+        """Segment several media (one query each, phrased as ``prompt_type``) in batches; see :meth:`run`."""
         if len(media) != len(queries):
             raise ValueError(f'{len(media)} media for {len(queries)} queries')
-        requests = [Request(m, q, answer=answer) for m, q in zip(media, queries)]
+        requests = [Request(m, q, answer=answer, prompt_type=prompt_type) for m, q in zip(media, queries)]
         return self.run(requests, sample_frames, batch_size, segment=True)
 
     def run(self, requests: Sequence[Request], sample_frames: int | None = None, batch_size: int = 8,
@@ -217,7 +225,7 @@ class UniPixelPredictor:
         return results
 
     def segment_stream(self, video: str, query: str, sample_frames: int | None = None, answer: str | None = None,
-                       keep_memories: int = 16, progress: bool | None = None
+                       keep_memories: int = 16, progress: bool | None = None, prompt_type: str = 'query'
                        ) -> Iterator[tuple[int, np.ndarray, str]]:
         """Segment a long video: yield ``(frame_idx, masks (N, H, W) bool, answer)`` for EVERY frame, in order.
 
@@ -229,7 +237,7 @@ class UniPixelPredictor:
         media = load_media(video, sample_frames or self.sample_frames)
         read, total = frame_reader(video)
         lazy = LazySAM2Frames(read, total, self.model.config.sam2_image_size)
-        prompt = self._segment_prompt(query, media)
+        prompt = segmentation_prompt(query, prompt_type, media.kind)
         states, text = self._llm_seg_states([_Prepared(media, prompt, None, answer, None)])[0]
         if states.size(0) == 0:
             logger.info('the answer has no <|seg|>: nothing to track (%r)', text)
@@ -247,21 +255,18 @@ class UniPixelPredictor:
             raise result.exception
         return result
 
-    @staticmethod
-    def _segment_prompt(query: str, media: Media) -> str:
-        return user_seg_request(query, media.kind)
-
     def _prepare(self, req: Request, sample_frames, segment: bool):
         media = req.media if isinstance(req.media, Media) else load_media(req.media,
                                                                              sample_frames or self.sample_frames)
-        text = self._segment_prompt(req.text, media) if segment else req.text
+        text = segmentation_prompt(req.text, req.prompt_type, media.kind) if segment else req.text
         refer_mask = req.refer_mask
         if len(req.masks):
             refer_mask, prefix = self._mask_prompts(req.masks, req.mask_frame, media, first_id=len(req.regions))
             text = prefix + text
         regions = list(req.regions)
         if regions and REF_TOKEN not in text:
-            text = ref_region_lines(len(regions)) + text
+            text, order = place_ref_tokens(text, len(regions))
+            regions = [regions[k] for k in order]
         if text.count(REF_TOKEN) != len(regions):
             raise ValueError(f'{media.source}: the text has {text.count(REF_TOKEN)} <|ref|> placeholders for '
                              f'{len(regions)} regions: {req.text!r}')

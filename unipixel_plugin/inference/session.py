@@ -37,9 +37,10 @@ class Conversation:
         return [self.bank.add(torch.from_numpy(m), i, p, lab) for m, p, lab, i in
                 zip(result.masks, prompts, labels, ids)]
 
-    def segment(self, query: str, answer: str | None = None) -> list[int]:
-        """Segment ``query``; every mask of the answer becomes a new object. Returns the new ids."""
-        result = self.predictor.segment(self.media, query, answer=answer)
+    def segment(self, query: str, answer: str | None = None, prompt_type: str = 'query') -> list[int]:
+        """Segment ``query`` (phrased as ``prompt_type``, see :meth:`UniPixelPredictor.segment`); every mask of the
+        answer becomes a new object. Returns the new ids."""
+        result = self.predictor.segment(self.media, query, answer=answer, prompt_type=prompt_type)
         return self._remember(result, labels=[query] * len(result.masks))
 
     def localize(self, question: str, regions: Sequence[PromptObject], options: Sequence[str] = ()) -> list[int]:
@@ -51,12 +52,12 @@ class Conversation:
         """
         first = max(self.bank.ids) + 1 if len(self.bank) else 0
         ids = list(range(first, first + len(regions)))
-        text = localize_request(question, ids, options)
-        answer = localize_answer(ids)
-        result = self.predictor.run([Request(self.media, text, tuple(regions), answer)])[0]
+        text, order = localize_request(question, ids, options)
+        answer = localize_answer([ids[k] for k in order])
+        result = self.predictor.run([Request(self.media, text, tuple(regions[k] for k in order), answer)])[0]
         if not isinstance(result, UniPixelResult):
             raise result.exception
-        return self._remember(result, ids=ids)
+        return self._remember(result, ids=[ids[k] for k in order])
 
     def ask(self, question: str, objects: Sequence[int] = (), options: Sequence[str] = (),
             answer_prefix: str = '') -> UniPixelResult:
