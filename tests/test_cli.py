@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -124,3 +125,24 @@ def test_segment_every_frame_with_sam2_frames_all(tiny_ckpt, tmp_path):
     record = json.loads((tmp_path / 'out' / 'long.json').read_text())
     assert record['frame_indices'] == list(range(7)) and len(record['objects'][0]['rle']) == 7
     assert Image.open(tmp_path / 'out' / 'long_overlay.gif').n_frames == 7
+
+
+def test_bad_media_and_empty_prompts_fail_before_any_model_loads(tmp_path):
+    start = time.time()
+    out = unipixel('segment', str(tmp_path / 'nope.png'), 'the dog', '--checkpoint', str(tmp_path / 'no-model'))
+    assert out.returncode == 2 and 'nope.png: no such image' in out.stderr and 'Traceback' not in out.stderr
+    empty = tmp_path / 'empty.mp4'
+    empty.write_bytes(b'')
+    out = unipixel('ask', str(empty), 'What is [0]?', '--point', '1,1', '--checkpoint', str(tmp_path / 'no-model'))
+    assert out.returncode == 2 and 'empty.mp4: the file is empty' in out.stderr
+    out = unipixel('segment', str(empty), '  ')
+    assert out.returncode == 2 and 'give a QUERY' in out.stderr
+    assert time.time() - start < 120  # three commands, none of which built or loaded a model
+
+
+def test_a_checkpoint_that_cannot_load_is_one_line(tmp_path):
+    (tmp_path / 'ckpt').mkdir()
+    out = unipixel('segment', '--checkpoint', str(tmp_path / 'ckpt'), '--quiet')
+    assert out.returncode == 2 and 'Traceback' not in out.stderr
+    assert len([line for line in out.stderr.splitlines() if line.startswith('unipixel segment: error')]) == 1
+

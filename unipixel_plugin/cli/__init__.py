@@ -31,10 +31,11 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format='%(levelname)s %(message)s')
     try:
         return args.func(args) or 0
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
+    except (OSError, ValueError, RuntimeError) as err:  # OSError: missing files, hub or network failures
         if args.verbose:
             raise
-        print(f'unipixel {args.command}: error: {err}', file=sys.stderr)
+        message = ' '.join(str(err).split())  # one line, whatever the library's message looks like
+        print(f'unipixel {args.command}: error: {message}', file=sys.stderr)
         return 2
 
 

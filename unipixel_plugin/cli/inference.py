@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from unipixel_plugin.prompts import PROMPT_TYPES, SEG_ANSWER, guess_prompt_type
+from unipixel_plugin.toy import sample_media
 
 logger = logging.getLogger('unipixel')
 
@@ -22,13 +23,25 @@ def demo_checkpoint() -> Path:
     return ensure_toy_checkpoint(seed=0, sam2_image_size=256)
 
 
-def sample_media(kind: str = 'image') -> Path:
-    here = Path(__file__).resolve().parent.parent / 'assets'
-    return here / ('sample.png' if kind == 'image' else 'sample.mp4')
+def check_media(path: str) -> None:
+    """Fail before any model is loaded when the media path cannot be what the command needs."""
+    if path is None:
+        return
+    if not Path(path).exists():
+        raise FileNotFoundError(f'{path}: no such image, video or frame folder')
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise ValueError(f'{path}: the file is empty')
 
 
 def _load_predictor(args):
     from unipixel_plugin.inference import UniPixelPredictor
+    if args.quiet:  # also the weight-loading bars of transformers and the hub
+        import os
+
+        import transformers
+        os.environ.setdefault('HF_HUB_DISABLE_PROGRESS_BARS', '1')
+        transformers.utils.logging.disable_progress_bar()
+        logging.getLogger('huggingface_hub').setLevel(logging.ERROR)  # retries of an unreachable hub
     checkpoint = args.checkpoint or str(demo_checkpoint())
     extra = {}
     if args.checkpoint is None:  # tiny demo model: keep its frames tiny too
@@ -140,11 +153,12 @@ def cmd_info(args) -> int:
 
 
 def cmd_segment(args) -> int:
-    predictor, demo = _load_predictor(args)
     media = args.media or str(sample_media(args.sample))
     query = args.query or ('red square' if args.media is None else None)
-    if query is None:
-        raise SystemExit('unipixel segment: give a QUERY after MEDIA, e.g. unipixel segment photo.jpg "the dog"')
+    if query is None or not query.strip():
+        raise ValueError('give a QUERY after MEDIA, e.g. unipixel segment photo.jpg "the dog"')
+    check_media(media)
+    predictor, demo = _load_predictor(args)
     answer = args.answer
     if demo and answer is None:
         # random weights rarely emit <|seg|>: teacher-force upstream's answer so the demo shows the mask path
@@ -176,6 +190,11 @@ def _numbers(text: str, count: int, what: str) -> tuple:
 
 def cmd_ask(args) -> int:
     from unipixel_plugin.inference import PromptObject
+    check_media(args.media)
+    if not args.question.strip():
+        raise ValueError('the question is empty: say what to ask about the regions')
+    for path in args.mask or []:
+        check_media(path)
     predictor, demo = _load_predictor(args)
     regions = [PromptObject(point=_numbers(p, 2, '--point x,y'), frame=args.frame) for p in args.point or []]
     regions += [PromptObject(box=_numbers(b, 4, '--box x1,y1,x2,y2'), frame=args.frame) for b in args.box or []]
@@ -194,4 +213,4 @@ def cmd_ask(args) -> int:
     return 0
 
 
-__all__ = ['add_inference_commands', 'demo_checkpoint', 'sample_media', 'DEMO_NOTE']
+__all__ = ['add_inference_commands', 'demo_checkpoint', 'check_media', 'DEMO_NOTE']

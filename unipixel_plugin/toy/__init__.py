@@ -6,3 +6,15 @@
 
 Importing this package is light; the submodules import the model and data code they need.
 """
+from pathlib import Path
+
+
+def sample_media(kind: str = 'image') -> Path:
+    """The bundled sample media: ``'image'`` (160x120: a red square and a blue circle) or ``'video'`` (16 frames)."""
+    if kind not in ('image', 'video'):
+        raise ValueError(f"sample media kind must be 'image' or 'video', got {kind!r}")
+    here = Path(__file__).resolve().parent.parent / 'assets'
+    return here / ('sample.png' if kind == 'image' else 'sample.mp4')
+
+
+__all__ = ['sample_media']
