@@ -146,3 +146,30 @@ def test_a_checkpoint_that_cannot_load_is_one_line(tmp_path):
     assert out.returncode == 2 and 'Traceback' not in out.stderr
     assert len([line for line in out.stderr.splitlines() if line.startswith('unipixel segment: error')]) == 1
 
+
+def test_sam2_all_frames_streams_pngs_rle_and_an_mp4(toy_ckpt, tmp_path):
+    moving_square_video(tmp_path / 'long.mp4', 10)
+    out = unipixel('segment', str(tmp_path / 'long.mp4'), 'red square', '--answer', 'Sure, it is <|seg|>.',
+                   '--sam2-frames', 'all', '--video-format', 'mp4', '--checkpoint', str(toy_ckpt),
+                   '--output', str(tmp_path / 'out'), '--quiet')
+    assert out.returncode == 0, out.stderr
+    assert 'streamed' in out.stdout
+    record = json.loads((tmp_path / 'out' / 'long.json').read_text())
+    assert record['frame_indices'] == list(range(10)) and len(record['objects'][0]['rle']) == 10
+    assert len(list((tmp_path / 'out').glob('long_obj0_frame*.png'))) == 10
+    video = cv2.VideoCapture(str(tmp_path / 'out' / 'long_overlay.mp4'))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 10
+
+
+def test_streamed_gif_overlays_are_subsampled_with_a_note(tmp_path):
+    from unipixel_plugin.inference.outputs import StreamingOutputs
+    writer = StreamingOutputs(tmp_path, 'v', 'caption', total_frames=30, video_format='gif', gif_max_frames=10)
+    assert 'every 3th frame' in writer.note
+    frame = np.zeros((60, 90, 3), np.uint8)
+    for t in range(30):
+        mask = np.zeros((1, 60, 90), bool)
+        mask[0, 30:40, 2 * t:2 * t + 5] = True  # every frame differs (GIF writers merge identical frames)
+        writer.add(t, frame, mask)
+    record = writer.close({'answer': 'a'})
+    assert Image.open(record['overlay']).n_frames == 10 and len(record['objects'][0]['rle']) == 30
+

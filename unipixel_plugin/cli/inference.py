@@ -166,6 +166,8 @@ def cmd_segment(args) -> int:
     prompt_type = args.prompt_type or guess_prompt_type(query)
     if args.prompt_type is None:
         print(f'prompt : {prompt_type} (guessed from the punctuation; --prompt-type to choose)')
+    if args.sam2_frames == 'all' and Path(media).exists() and _is_video(media):
+        return _segment_streaming(predictor, media, query, answer, prompt_type, args, demo)
     result = predictor.segment(media, query, answer=answer, prompt_type=prompt_type)
     caption = f'{DEMO_NOTE}: ' + result.text if demo else result.text
     from unipixel_plugin.inference.outputs import write_outputs
@@ -175,6 +177,41 @@ def cmd_segment(args) -> int:
     print(f'overlay: {record["overlay"]}')
     if demo:
         print(f'note   : {DEMO_NOTE} (pass --checkpoint PolyU-ChenLab/UniPixel-3B for the real model)')
+    return 0
+
+
+def _is_video(path: str) -> bool:
+    from unipixel_plugin.inference.media import IMAGE_EXTENSIONS
+    return Path(path).is_dir() or not str(path).lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _segment_streaming(predictor, media: str, query: str, answer, prompt_type: str, args, demo: bool) -> int:
+    """``--sam2-frames all`` on a video: SAM 2 tracks every frame with bounded state (``segment_stream``) and each
+    frame's PNGs and overlay frame are written as it comes, so memory does not grow with the video's length."""
+    from unipixel_plugin.inference.media import frame_reader, load_media
+    from unipixel_plugin.inference.outputs import StreamingOutputs
+    from unipixel_plugin.prompts import segmentation_prompt
+    read, total = frame_reader(media)
+    kind = load_media(media, args.sample_frames).kind
+    writer, text = None, None
+    for frame_idx, masks, text in predictor.segment_stream(media, query, answer=answer, prompt_type=prompt_type,
+                                                           progress=not args.quiet):
+        if writer is None:
+            caption = f'{DEMO_NOTE}: ' + text if demo else text
+            writer = StreamingOutputs(args.output, Path(media).stem, caption, total,
+                                      video_format=args.video_format)
+            if writer.note:
+                print(f'note   : {writer.note}')
+        writer.add(frame_idx, read(frame_idx), masks)
+    if writer is None:
+        print('answer : the answer has no <|seg|>: nothing was tracked')
+        return 0
+    h, w = read(0).shape[:2]
+    record = writer.close({'source': media, 'kind': kind, 'prompt': segmentation_prompt(query, prompt_type, kind),
+                           'answer': text, 'size': [h, w]})
+    print(f'answer : {text!r}')
+    print(f'objects: {len(record["objects"])} mask track(s) over {len(record["frame_indices"])} frame(s), streamed')
+    print(f'overlay: {record["overlay"]}')
     return 0
 
 

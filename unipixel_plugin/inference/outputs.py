@@ -89,4 +89,72 @@ def write_outputs(result, out_dir: Path, caption: str, fps: float = 5.0, video_f
     return record
 
 
-__all__ = ['PALETTE', 'overlay', 'save_frames', 'write_outputs']
+class StreamingOutputs:
+    """Write a long video's results frame by frame, holding no frame longer than it takes to write it.
+
+    Per frame: one 0/255 PNG per object and one overlay frame (MP4, encoded incrementally with OpenCV). The COCO RLE
+    of every mask is kept (a few bytes per frame) and written in the JSON record by :meth:`close`. A GIF must be
+    assembled in memory, so a GIF overlay keeps at most ``gif_max_frames`` frames (evenly subsampled, with a
+    message); use ``video_format='mp4'`` for every frame.
+
+    Args:
+        out_dir / stem: where, and the file-name stem (``<stem>_overlay.mp4``, ``<stem>_obj<i>_frame<t>.png``,
+            ``<stem>.json``).
+        total_frames: the video's frame count (for the GIF subsampling).
+    """
+
+    def __init__(self, out_dir, stem: str, caption: str, total_frames: int, fps: float = 5.0,
+                 video_format: str = 'mp4', gif_max_frames: int = 120):
+        if video_format not in ('mp4', 'gif'):
+            raise ValueError(f"video_format must be 'mp4' or 'gif', got {video_format!r}")
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.stem, self.caption, self.fps, self.format = stem, caption, fps, video_format
+        self.overlay_path = str(self.out_dir / f'{stem}_overlay.{video_format}')
+        self.rles: list[list[dict]] = []
+        self.frame_indices: list[int] = []
+        self._writer = None
+        self._gif: list[Image.Image] = []
+        self._gif_step = max(1, -(-total_frames // gif_max_frames))
+        self.note = None
+        if video_format == 'gif' and self._gif_step > 1:
+            self.note = (f'GIF overlay subsampled to every {self._gif_step}th frame ({total_frames} frames; GIFs are '
+                         'built in memory): use --video-format mp4 for every frame')
+
+    def add(self, frame_idx: int, frame: np.ndarray, masks) -> None:
+        """Write ``masks`` ``(N, H, W)`` bool of source frame ``frame_idx`` (``frame``: ``(H, W, 3)`` uint8)."""
+        from unipixel_plugin.masks import encode_rle
+        masks = [np.asarray(m, dtype=bool) for m in masks]
+        if not self.rles:
+            self.rles = [[] for _ in masks]
+        for i, mask in enumerate(masks):
+            save_mask_png(str(self.out_dir / f'{self.stem}_obj{i}_frame{frame_idx:05d}.png'), mask)
+            self.rles[i].append(encode_rle(mask))
+        self.frame_indices.append(int(frame_idx))
+        picture = overlay(frame, masks, caption=self.caption, labels=[f'[{i}]' for i in range(len(masks))])
+        if self.format == 'gif':
+            if (len(self.frame_indices) - 1) % self._gif_step == 0:
+                self._gif.append(Image.fromarray(picture))
+            return
+        if self._writer is None:
+            import cv2
+            h, w = picture.shape[:2]
+            self._writer = cv2.VideoWriter(self.overlay_path, cv2.VideoWriter_fourcc(*'mp4v'), self.fps, (w, h))
+            if not self._writer.isOpened():
+                raise RuntimeError(f'OpenCV cannot write {self.overlay_path} (no mp4v encoder?); use a .gif')
+        self._writer.write(np.ascontiguousarray(picture[..., ::-1]))
+
+    def close(self, record: dict) -> dict:
+        """Finish the overlay and write ``<stem>.json``: ``record`` plus the frame indices, RLEs and overlay path."""
+        if self._writer is not None:
+            self._writer.release()
+        if self._gif:
+            self._gif[0].save(self.overlay_path, save_all=True, append_images=self._gif[1:],
+                              duration=int(1000 * self._gif_step / self.fps), loop=0)
+        record = dict(record, frame_indices=self.frame_indices, overlay=self.overlay_path,
+                      objects=[{'id': i, 'rle': rles} for i, rles in enumerate(self.rles)])
+        (self.out_dir / f'{self.stem}.json').write_text(json.dumps(record, indent=1))
+        return record
+
+
+__all__ = ['PALETTE', 'overlay', 'save_frames', 'write_outputs', 'StreamingOutputs']
