@@ -32,8 +32,12 @@ def test_components_build_from_config_dicts():
 
 
 def test_object_memory_bank_and_model_are_registered():
+    from unipixel_plugin.models import ObjectMemoryBank, PixelQwen2_5_VLForConditionalGeneration
     from unipixel_plugin.registry import MODELS
-    assert MODELS.get('PixelQwen2_5_VLForConditionalGeneration') is not None
+    assert MODELS.get('PixelQwen2_5_VLForConditionalGeneration') is PixelQwen2_5_VLForConditionalGeneration
+    assert MODELS.get('ObjectMemoryBank') is ObjectMemoryBank
+    bank = MODELS.build(dict(type='ObjectMemoryBank'))
+    assert isinstance(bank, ObjectMemoryBank) and len(bank) == 0
     assert MODELS.get('SAM2MaskHead') is not None
 
 
@@ -89,3 +93,31 @@ def test_lmms_eval_adapter_answers_a_chat_request(tiny_ckpt):
     assert 0 < len(ids) <= 6  # two generated tokens (a byte-level token may decode to a few characters)
     with pytest.raises(NotImplementedError, match='generation'):
         model.loglikelihood([request])
+
+    # the mask path: boost <|seg|> after the first generated token (a hook on lm_head: the raw logits the model
+    # checks agree with greedy decoding), so the answer carries masks and comes back as JSON with COCO RLE
+    import json
+
+    import numpy as np
+
+    from unipixel_plugin.masks import decode_rle
+    lm = model.predictor.model
+    seg, calls = lm.config.seg_token_id, []
+
+    def boost(module, args, out):
+        calls.append(1)
+        if len(calls) >= 2:
+            out = out.clone()
+            out[..., seg] += 1e4
+        return out
+
+    handle = lm.lm_head.register_forward_hook(boost)
+    try:
+        [answer] = model.generate_until([request])
+    finally:
+        handle.remove()
+    record = json.loads(answer)
+    assert '<|seg|>' in record['answer'] and record['frame_indices'] == [0]
+    assert len(record['masks']) == record['answer'].count('<|seg|>') >= 1
+    mask = decode_rle(record['masks'][0][0])
+    assert mask.shape == (60, 90) and mask.dtype == np.bool_
