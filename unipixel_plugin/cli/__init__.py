@@ -2,6 +2,7 @@
 
 * :mod:`.inference`: ``info``, ``segment``, ``ask``;
 * :mod:`.data`: ``data check``;
+* :mod:`.evaluation`: ``leaderboard``;
 * :mod:`.tasks`: ``tasks-path``.
 """
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 
 def build_parser() -> argparse.ArgumentParser:
     from unipixel_plugin.cli.data import add_data_commands
+    from unipixel_plugin.cli.evaluation import add_evaluation_commands
     from unipixel_plugin.cli.inference import add_inference_commands
     from unipixel_plugin.cli.tasks import add_tasks_commands
 
@@ -22,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_inference_commands(sub)
     add_tasks_commands(sub)
     add_data_commands(sub)  # `unipixel data check ROOT ...`
+    add_evaluation_commands(sub)
     return parser
 
 
