@@ -81,8 +81,12 @@ def _dense_f(pred, gt, radius):
     return 0.0 if p + r == 0 else 2 * p * r / (p + r)
 
 
-@pytest.mark.parametrize('seed', range(6))
-def test_cropped_matching_equals_dense_dilation(seed):
+@pytest.mark.parametrize('seed, canvas_words', [(0, None), (1, None), (2, None), (3, 1), (4, 1), (5, 40)])
+def test_cropped_matching_equals_dense_dilation(seed, canvas_words, monkeypatch):
+    """Packed crops on canvases (one canvas per crop when ``canvas_words`` is tiny) vs whole-frame dilation."""
+    if canvas_words is not None:
+        from unipixel_plugin.evaluation.metrics import video_segmentation
+        monkeypatch.setattr(video_segmentation, 'CANVAS_WORDS', canvas_words)
     rng = np.random.default_rng(seed)
     t, h, w = 3, int(rng.integers(20, 90)), int(rng.integers(20, 90))
     yy, xx = np.mgrid[:h, :w]
@@ -91,7 +95,9 @@ def test_cropped_matching_equals_dense_dilation(seed):
                    for _ in range(t)])
     pred = gt ^ (rng.random(gt.shape) < 0.03)
     pred[0] = np.roll(gt[0], (3, -2), axis=(0, 1))
-    for bound_th in (0.008, 0.05, 4):
+    pred[1, -3:, :] |= rng.random((3, w)) < 0.5  # touching the last row and column
+    pred[2, :, -2:] |= rng.random((h, 2)) < 0.5
+    for bound_th in (0.008, 0.05, 4, 70):
         f = boundary_f(pred, gt, bound_th)
         radius = boundary_tolerance(h, w, bound_th)
         assert f.tolist() == [_dense_f(pred[i], gt[i], radius) for i in range(t)]
