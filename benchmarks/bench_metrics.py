@@ -121,7 +121,7 @@ def main():
     elapsed = 0.0
     for v in range(sample):
         pred, gt = synthetic_video(1 + v, args.frames, args.specks)
-        elapsed += _cpu_seconds(lambda: j_and_f(pred, gt))[0]
+        elapsed += _cpu_seconds(lambda p=pred, g=gt: j_and_f(p, g))[0]
     total = elapsed / sample * args.videos
     how = 'measured' if sample == args.videos else f'extrapolated from {sample} videos'
     print(f'{args.videos} videos x {args.frames} frames at {H}x{W}: {total:.1f} s CPU with j_and_f ({how}; '

@@ -184,7 +184,7 @@ def refvos_dataset(root: str, pred_value: int = 255) -> dict:
             cy, cx = rng.uniform(5, h - 5), rng.uniform(5, w - 5)
             objects.append([ellipse(h, w, cy + 2 * t, cx + 3 * t, rng.uniform(4, 12), rng.uniform(4, 15))
                             for t in range(n_frames)])
-        objects[1] = [m | o for m, o in zip(objects[1], objects[0])]  # overlaps object 0: gt sums reach 2
+        objects[1] = [m | o for m, o in zip(objects[1], objects[0], strict=True)]  # overlaps object 0: gt sums reach 2
         objects[2][1] = np.zeros((h, w), bool)
         anno = [add_object(o) for o in objects]
         exps = {}

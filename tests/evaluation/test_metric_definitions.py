@@ -5,11 +5,26 @@ import cv2
 import numpy as np
 import pytest
 
-from unipixel_plugin.evaluation.metrics import (IoUAccumulator, boundary_f, boundary_map, boundary_tolerance,
-                                                choice_accuracy, decode_rle, generalized_iou, intersection_and_union,
-                                                j_and_f, jaccard, parse_choice, pixel_f1, pixelqa_volume_j,
-                                                revos_accuracy_robustness, revos_summary, sample_iou,
-                                                score_prediction_folder, tolerance_disk)
+from unipixel_plugin.evaluation.metrics import (
+    IoUAccumulator,
+    boundary_f,
+    boundary_map,
+    boundary_tolerance,
+    choice_accuracy,
+    decode_rle,
+    generalized_iou,
+    intersection_and_union,
+    j_and_f,
+    jaccard,
+    parse_choice,
+    pixel_f1,
+    pixelqa_volume_j,
+    revos_accuracy_robustness,
+    revos_summary,
+    sample_iou,
+    score_prediction_folder,
+    tolerance_disk,
+)
 from unipixel_plugin.evaluation.metrics.refvos import ExpressionScores
 
 

@@ -5,9 +5,20 @@ import numpy as np
 import pytest
 import torch
 
-from unipixel_plugin.evaluation.metrics import (IoUAccumulator, pixel_f1, pixelqa_volume_j, refvos_summary,
-                                                revos_accuracy_robustness, revos_summary, score_expression)
-from unipixel_plugin.evaluation.metrics.mmengine_metrics import RefSegMetric, RefVOSMetric, RegionQAMetric
+from unipixel_plugin.evaluation.metrics import (
+    IoUAccumulator,
+    pixel_f1,
+    pixelqa_volume_j,
+    refvos_summary,
+    revos_accuracy_robustness,
+    revos_summary,
+    score_expression,
+)
+from unipixel_plugin.evaluation.metrics.mmengine_metrics import (
+    RefSegMetric,
+    RefVOSMetric,
+    RegionQAMetric,
+)
 from unipixel_plugin.evaluation.metrics.refvos import ExpressionScores
 from unipixel_plugin.registry import METRICS
 
@@ -71,8 +82,7 @@ def test_refseg_metric(convention, ignore):
 
 def test_refvos_metric_with_revos_subsets():
     samples = _samples('video')
-    make = lambda: RefVOSMetric(revos=True, ar_convention='raw')  # noqa: E731
-    split, whole = _two_ranks(make, samples)
+    split, whole = _two_ranks(lambda: RefVOSMetric(revos=True, ar_convention='raw'), samples)
     scores = []
     for s in samples:
         pred, gt = _as_numpy(s)
@@ -106,8 +116,8 @@ def test_region_qa_metric():
     split, whole = _two_ranks(lambda: RegionQAMetric(mask_scores=True), samples)
     assert split['accuracy'] == pytest.approx(60.0) and split['failed'] == 1 and split['samples'] == 5
     assert split['accuracy/odd'] == 50.0 and split['accuracy/even'] == pytest.approx(200 / 3)
-    js = [pixelqa_volume_j(p, g) for s in samples for p, g in zip(s['pred_masks'].numpy(), s['gt_masks'])]
-    fs = [pixel_f1(p, g) for s in samples for p, g in zip(s['pred_masks'].numpy(), s['gt_masks'])]
+    js = [pixelqa_volume_j(p, g) for s in samples for p, g in zip(s['pred_masks'].numpy(), s['gt_masks'], strict=True)]
+    fs = [pixel_f1(p, g) for s in samples for p, g in zip(s['pred_masks'].numpy(), s['gt_masks'], strict=True)]
     assert split['J'] == pytest.approx(100 * np.mean(js)) and split['F'] == pytest.approx(100 * np.mean(fs))
     assert split == pytest.approx(whole)
 

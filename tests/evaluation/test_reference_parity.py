@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 
 import numpy as np
 import pytest
 
-from unipixel_plugin.evaluation.metrics import (FolderScores, IoUAccumulator, boundary_f, boundary_map,
-                                                boundary_tolerance, choice_accuracy, cumulative_iou, generalized_iou,
-                                                intersection_and_union, j_and_f, jaccard, parse_choice, pixel_f1,
-                                                pixelqa_volume_j, refvos_summary, revos_summary, running_anno_ids,
-                                                sample_iou, score_prediction_folder)
+from unipixel_plugin.evaluation.metrics import (
+    FolderScores,
+    IoUAccumulator,
+    boundary_f,
+    boundary_map,
+    boundary_tolerance,
+    choice_accuracy,
+    cumulative_iou,
+    generalized_iou,
+    intersection_and_union,
+    j_and_f,
+    jaccard,
+    parse_choice,
+    pixel_f1,
+    pixelqa_volume_j,
+    refvos_summary,
+    running_anno_ids,
+    sample_iou,
+    score_prediction_folder,
+)
 
 TOL = 1e-9
 

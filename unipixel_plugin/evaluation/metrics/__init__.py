@@ -9,14 +9,45 @@
 
 The MMEngine metrics are in :mod:`.mmengine_metrics` (imported on its own: this package does not need MMEngine).
 """
-from .multiple_choice import ChoiceAccuracy, ChoiceTally, answer_letter, choice_accuracy, parse_choice, score_choice
+from .multiple_choice import (
+                                     ChoiceAccuracy,
+                                     ChoiceTally,
+                                     answer_letter,
+                                     choice_accuracy,
+                                     parse_choice,
+                                     score_choice,
+)
 from .pixelqa import pixel_f1, pixelqa_volume_j
-from .referring_segmentation import (IoUAccumulator, cumulative_iou, generalized_iou, intersection_and_union,
-                                     sample_iou)
-from .refvos import (ExpressionScores, refvos_summary, revos_accuracy_robustness, revos_expression_percent,
-                     revos_summary, score_expression)
-from .refvos_folders import FolderScores, decode_rle, running_anno_ids, score_prediction_folder
-from .video_segmentation import BOUND_TH, boundary_f, boundary_map, boundary_tolerance, j_and_f, jaccard, tolerance_disk
+from .referring_segmentation import (
+                                     IoUAccumulator,
+                                     cumulative_iou,
+                                     generalized_iou,
+                                     intersection_and_union,
+                                     sample_iou,
+)
+from .refvos import (
+                                     ExpressionScores,
+                                     refvos_summary,
+                                     revos_accuracy_robustness,
+                                     revos_expression_percent,
+                                     revos_summary,
+                                     score_expression,
+)
+from .refvos_folders import (
+                                     FolderScores,
+                                     decode_rle,
+                                     running_anno_ids,
+                                     score_prediction_folder,
+)
+from .video_segmentation import (
+                                     BOUND_TH,
+                                     boundary_f,
+                                     boundary_map,
+                                     boundary_tolerance,
+                                     j_and_f,
+                                     jaccard,
+                                     tolerance_disk,
+)
 
 __all__ = [
     'BOUND_TH', 'boundary_tolerance', 'tolerance_disk', 'boundary_map', 'jaccard', 'boundary_f', 'j_and_f',

@@ -30,8 +30,20 @@ from unipixel_plugin.registry import METRICS
 
 from .multiple_choice import ChoiceTally, score_choice
 from .pixelqa import pixel_f1, pixelqa_volume_j
-from .referring_segmentation import CONVENTIONS, IGNORE_MODES, IoUAccumulator, intersection_and_union, sample_iou
-from .refvos import AR_CONVENTIONS, ExpressionScores, refvos_summary, revos_accuracy_robustness, revos_summary
+from .referring_segmentation import (
+    CONVENTIONS,
+    IGNORE_MODES,
+    IoUAccumulator,
+    intersection_and_union,
+    sample_iou,
+)
+from .refvos import (
+    AR_CONVENTIONS,
+    ExpressionScores,
+    refvos_summary,
+    revos_accuracy_robustness,
+    revos_summary,
+)
 from .video_segmentation import BOUND_TH, j_and_f
 
 REVOS_TASKS = {'referring': 0, 'reasoning': 1}
@@ -168,7 +180,8 @@ class RefVOSMetric(BaseMetric):
         summary = refvos_summary(scores, percent=True)
         out = {'J': summary['J'], 'F': summary['F'], 'J&F': summary['J&F'], 'expressions': len(scores)}
         if self.revos:
-            revos = revos_summary(zip(scores, [r['type_id'] for r in results]), round_percent=self.round_percent)
+            type_ids = [r['type_id'] for r in results]
+            revos = revos_summary(zip(scores, type_ids, strict=True), round_percent=self.round_percent)
             for subset, values in revos.items():
                 for key, value in values.items():
                     out[f'{subset}/{key}'] = value
@@ -206,8 +219,8 @@ class RegionQAMetric(BaseMetric):
                 if pred.shape != gt.shape:
                     raise ValueError(f'data sample {sample.get("id")!r}: pred_masks {pred.shape} and gt_masks '
                                      f'{gt.shape} must both be (objects, T, H, W)')
-                result['j'] = [pixelqa_volume_j(p, g) for p, g in zip(pred, gt)]
-                result['f'] = [pixel_f1(p, g) for p, g in zip(pred, gt)]
+                result['j'] = [pixelqa_volume_j(p, g) for p, g in zip(pred, gt, strict=True)]
+                result['f'] = [pixel_f1(p, g) for p, g in zip(pred, gt, strict=True)]
             self.results.append(result)
 
     def compute_metrics(self, results: list) -> dict:

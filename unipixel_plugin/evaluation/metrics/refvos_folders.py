@@ -24,7 +24,12 @@ from typing import Any, Mapping, Optional
 import cv2
 import numpy as np
 
-from .refvos import ExpressionScores, refvos_summary, revos_accuracy_robustness, revos_summary
+from .refvos import (
+    ExpressionScores,
+    refvos_summary,
+    revos_accuracy_robustness,
+    revos_summary,
+)
 from .video_segmentation import BOUND_TH, j_and_f
 
 ON_ERROR = ('raise', 'zero')
@@ -181,7 +186,7 @@ def score_prediction_folder(pred_root: str, videos: Mapping[str, Any], mask_dict
                 result.expressions[key] = _score_expression_folder(
                     pred_root, vid, exp_id, frames, expression, mask_dict, foreground, ar_convention, bound_th,
                     result.missing_frames)
-            except Exception as e:  # noqa: BLE001 - reported, or re-raised with the expression named
+            except Exception as e:  # reported, or re-raised with the expression named
                 if on_error == 'raise':
                     raise ValueError(f'video {vid!r}, expression {exp_id!r}: {e}') from e
                 result.expressions[key] = zero

@@ -236,7 +236,7 @@ def _score_canvas(p_bytes, g_bytes, batch, height, width, radius, counts) -> Non
     row_mask = np.zeros(offset, np.uint64)
     p_view = p_canvas.view(np.uint8).reshape(n_words, offset, 8)
     g_view = g_canvas.view(np.uint8).reshape(n_words, offset, 8)
-    for (t, y0, y1, b0, b1), s in zip(batch, starts):
+    for (t, y0, y1, b0, b1), s in zip(batch, starts, strict=True):
         h, nb = y1 - y0, b1 - b0
         words = -(-nb // 8)
         for view, source in ((p_view, p_bytes), (g_view, g_bytes)):
