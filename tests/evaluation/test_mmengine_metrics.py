@@ -112,7 +112,8 @@ def test_region_qa_metric():
     for i, (text, answer) in enumerate([('A', 'A'), ('(B) x', 'C'), ('nope', 'A'), ('C.', 'C'), ('D', 'D')]):
         pred = rng.random((2, 3, 8, 8)) < 0.5
         samples.append(dict(id=str(i), text=text, pred_masks=torch.from_numpy(pred), gt_masks=pred ^ (i == 1),
-                            meta={'answer': answer, 'options': ['a', 'b', 'c', 'd'], 'task': 'odd' if i % 2 else 'even'}))
+                            meta={'answer': answer, 'options': ['a', 'b', 'c', 'd'],
+                                  'task': 'odd' if i % 2 else 'even'}))
     split, whole = _two_ranks(lambda: RegionQAMetric(mask_scores=True), samples)
     assert split['accuracy'] == pytest.approx(60.0) and split['failed'] == 1 and split['samples'] == 5
     assert split['accuracy/odd'] == 50.0 and split['accuracy/even'] == pytest.approx(200 / 3)

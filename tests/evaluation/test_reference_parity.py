@@ -182,7 +182,8 @@ def test_revos_script(refvos_paths, reference, png_value, key, convention):
     ref = reference('refvos_scripts.json')[key]
     paths = refvos_paths[png_value]
     scores = score_prediction_folder(paths['pred_root'], json.load(open(paths['meta_expressions']))['videos'],
-                                     json.load(open(paths['mask_dict'])), foreground=json.load(open(paths['foreground'])),
+                                     json.load(open(paths['mask_dict'])),
+                                     foreground=json.load(open(paths['foreground'])),
                                      ar_convention=convention)
     assert isinstance(scores, FolderScores)
     # VISA's script scores an expression with a missing frame 0 (an exception it catches); do the same to compare
