@@ -516,6 +516,18 @@ def make_all(root: str) -> dict:
     return info
 
 
+def skipped(dataset, pattern: str, kind: str = 'malformed_annotation', count: int = 1) -> list:
+    """Assert that the reader skipped ``count`` annotation items, each recorded with ``kind`` and a message
+    matching ``pattern`` (``re.search``) that names the file it is in; return the problems."""
+    import re
+    problems = dataset.problems
+    assert len(problems) == count, [p.message for p in problems]
+    for p in problems:
+        assert p.kind == kind and re.search(pattern, p.message), p.message
+        assert p.file and p.file in p.message and p.source == dataset.SOURCE and p.split == dataset.split
+    return problems
+
+
 @pytest.fixture(scope='session')
 def data_root(tmp_path_factory):
     """A data root holding every fixture dataset (shared, read-only: copy it before breaking anything)."""

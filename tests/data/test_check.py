@@ -41,7 +41,7 @@ def planted(root, fx):
     os.remove(os.path.join(base, 'JPEGImages', 'vidB', '00001.jpg'))  # missing frame
     with open(os.path.join(base, 'meta_expressions.json')) as f:
         meta = json.load(f)
-    meta['videos']['vidA']['expressions']['1']['exp'] = '   '  # empty expression
+    meta['videos']['vidB']['expressions']['0']['exp'] = '   '  # empty expression: the reader skips vidB/0
     with open(os.path.join(base, 'meta_expressions.json'), 'w') as f:
         json.dump(meta, f)
     with open(os.path.join(base, 'mask_dict.json')) as f:
@@ -63,12 +63,12 @@ def test_planted_problems_are_reported_with_files(fresh_root, fx):
     assert kinds['mask_size'] == 2  # anno 0 is used by expressions 0 and 1 of vidA
     assert kinds['malformed_mask'] == 1 and kinds['unreadable_media'] == 1
     text = {p.kind: str(p) for p in report.all_problems}
-    assert os.path.join('vidB', '00001.jpg') in text['missing_media'] and '[mevis:vidB/' in text['missing_media']
+    assert os.path.join('vidB', '00001.jpg') in text['missing_media'] and '[mevis:vidB/1]' in text['missing_media']
     assert 'frame 2' in text['mask_size'] and '32x24' in text['mask_size'] and 'mask_dict.json' in text['mask_size']
     assert 'clip.mp4' in text['unreadable_media']
-    assert '[mevis:vidA/1]' in text['empty_expression']
+    assert '[mevis:vidB/0]' in text['empty_expression'] and 'meta_expressions.json' in text['empty_expression']
     mevis = [d for d in report.datasets if d.dataset == 'mevis' and d.split == 'train'][0]
-    assert mevis.samples == 4
+    assert mevis.samples == 3 and mevis.skipped == 1  # the empty expression loses only itself
 
 
 def Counter_of(report):

@@ -3,9 +3,8 @@ import json
 import os
 
 import numpy as np
-import pytest
 
-from unipixel_plugin.data import AnnotationError, load_sample
+from unipixel_plugin.data import load_sample
 from unipixel_plugin.data.formats.parts import PACOLVISDataset, category_name
 from unipixel_plugin.data.formats.reason_seg import ReasonSegDataset
 from unipixel_plugin.data.formats.refcoco import RefCOCODataset, RefCOCOgDataset, split_matches
@@ -72,8 +71,13 @@ def test_refcoco_missing_annotation(fresh_root, fx):
     inst['annotations'] = inst['annotations'][1:]
     with open(path, 'w') as f:
         json.dump(inst, f)
-    with pytest.raises(AnnotationError, match=r'instances\.json: annotation 11'):
-        RefCOCODataset(data_root=fresh_root, split='testA')
+    # the refs of the missing annotation are skipped and recorded; the others still load
+    test_a = RefCOCODataset(data_root=fresh_root, split='testA')
+    assert len(test_a) == 0
+    fx.skipped(test_a, r'instances\.json: annotation 11 of ref 4 not found')
+    train = RefCOCODataset(data_root=fresh_root, split='train')
+    assert [s.meta['queries'] for s in train] == [['right square']]  # ref 1 (annotation 11) lost, ref 2 kept
+    fx.skipped(train, r'annotation 11 of ref 1')
 
 
 def test_reason_seg_queries_target_and_ignore(data_root):
@@ -106,8 +110,10 @@ def test_reason_seg_bad_shape_label(fresh_root, fx):
     meta['shapes'][0]['label'] = 'tagret'
     with open(path, 'w') as f:
         json.dump(meta, f)
-    with pytest.raises(AnnotationError, match=r"img1\.json: shape 0 has label 'tagret'"):
-        ReasonSegDataset(data_root=fresh_root, split='val')
+    ds = ReasonSegDataset(data_root=fresh_root, split='val')  # the image is skipped, not the split
+    assert len(ds) == 0
+    (problem, ) = fx.skipped(ds, r"img1\.json: shape 0 has label 'tagret'")
+    assert problem.sample == 'img1'
 
 
 def test_paco_parts_one_turn_per_annotation(data_root, fx):

@@ -14,6 +14,7 @@ from unipixel_plugin.data.media import (
     read_video,
     sample_frame_positions,
     timeline_length,
+    truncated_image,
     video_length,
 )
 
@@ -123,6 +124,29 @@ def test_corrupt_image_names_the_file(tmp_path):
     path.write_bytes(b'not a jpeg at all')
     with pytest.raises(MediaError, match='bad.jpg'):
         read_image(str(path))
+
+
+def test_truncated_images_are_told_by_their_last_bytes(tmp_path, fx):
+    from PIL import Image
+    jpeg = fx.write_frames(str(tmp_path / 'vid'), 1)[0]
+    png = str(tmp_path / 'frame.png')
+    Image.fromarray(np.zeros((fx.H, fx.W, 3), np.uint8)).save(png)
+    with open(jpeg, 'rb') as f:
+        jpeg_bytes = f.read()
+    with open(png, 'rb') as f:
+        png_bytes = f.read()
+    assert truncated_image(jpeg) is None and truncated_image(png) is None
+    cases = {'padded.jpg': jpeg_bytes + b'\x00' * 300 + b'\xff\xff\r\n',  # padding after FFD9 is fine
+             'cut.jpg': jpeg_bytes[:-2], 'half.jpg': jpeg_bytes[:len(jpeg_bytes) // 2],
+             'cut_in_marker.jpg': jpeg_bytes[:-1] + b'\x00',  # FF then padding: not an end marker
+             'cut.png': png_bytes[:-4], 'other.bin': b'GIF89a' + b'\x00' * 10}
+    found = {}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        found[name] = truncated_image(str(tmp_path / name))
+    assert found['padded.jpg'] is None and found['other.bin'] is None
+    assert all('end-of-image marker (FFD9)' in found[n] for n in ('cut.jpg', 'half.jpg', 'cut_in_marker.jpg'))
+    assert 'IEND' in found['cut.png']
 
 
 def test_frames_of_different_size_rejected(tmp_path, fx):

@@ -91,8 +91,12 @@ def test_anno_id_missing_from_mask_dict(fresh_root, fx):
     del masks['0']
     with open(path, 'w') as f:
         json.dump(masks, f)
-    with pytest.raises(AnnotationError, match=r'mask_dict\.json: anno_id 0'):
-        MeViSDataset(data_root=fresh_root, split='train')
+    # the two expressions of anno 0 (vidA/0 and vidA/1) are skipped and recorded; vidB still loads
+    ds = MeViSDataset(data_root=fresh_root, split='train')
+    assert [s.id for s in ds] == ['vidB/0', 'vidB/1']
+    problems = fx.skipped(ds, r'mask_dict\.json: anno_id 0 \(named by expression vidA/[01] of '
+                          r'.*meta_expressions\.json\) has no entry', count=2)
+    assert [(p.video, p.sample) for p in problems] == [('vidA', 'vidA/0'), ('vidA', 'vidA/1')]
 
 
 def test_revos_tasks_sentence_type_and_tao_crop(data_root):

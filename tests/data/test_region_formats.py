@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from unipixel_plugin.data import AnnotationError, MaskError, MediaError, load_sample
+from unipixel_plugin.data import MaskError, load_sample
 from unipixel_plugin.data.formats.inst_it import (
     InstITImageShortCaptionRefDataset,
     InstITVideoQADataset,
@@ -121,8 +121,10 @@ def test_videorefer_bad_inputs(fresh_root, fx):
     items[1]['conversations'][0]['value'] = 'What colour is <region>?'  # no <video> placeholder
     with open(path, 'w') as f:
         json.dump(items, f)
-    with pytest.raises(AnnotationError, match=r'qa-75k-wo-masks\.json \(item 1, id q1\).*<video>'):
-        VideoReferQADataset(data_root=fresh_root)
+    qa = VideoReferQADataset(data_root=fresh_root)  # item 1 is skipped, the others load
+    assert [s.meta['qid'] for s in qa] == ['q0', 'q2']
+    (problem, ) = fx.skipped(qa, r'qa-75k-wo-masks\.json \(item 1, id q1\).*<video>')
+    assert problem.sample == 'q1'
     # a mask file that is missing / shorter than the timeline fails when loading, naming the file
     s = VideoReferDetailedCaptionDataset(data_root=fresh_root)[0]
     os.remove(os.path.join(fresh_root, fx.VR700K, 'masks_detailed_caption', '0.json'))
@@ -185,15 +187,19 @@ def test_inst_it_bad_inputs(fresh_root, fx):
     items[0]['question_answer_pairs'][2]['question'] = 'Where is [0]?'
     with open(path, 'w') as f:
         json.dump(items, f)
-    with pytest.raises(AnnotationError, match=r'21k_w_mask\.json \(item 0, video vid1\): question 2 names '
-                       r'instance \[0\]'):
-        InstITVideoQADataset(data_root=fresh_root)
+    # the question is skipped, not its video nor the split
+    qa = InstITVideoQADataset(data_root=fresh_root)
+    assert [s.id for s in qa] == ['vid1/0', 'vid9/0']
+    (problem, ) = fx.skipped(qa, r'21k_w_mask\.json \(item 0, video vid1\): question 2 names instance \[0\]')
+    assert (problem.video, problem.sample) == ('vid1', 'vid1/2')
     items[0]['question_answer_pairs'][2]['question'] = 'Where is [2]?'
     items[1]['video_path'] = 'videos_raw/nowhere'
     with open(path, 'w') as f:
         json.dump(items, f)
-    with pytest.raises(MediaError, match=r'video vid9.*frame folder not found: .*nowhere'):
-        InstITVideoQAMemDataset(data_root=fresh_root)
+    mem = InstITVideoQAMemDataset(data_root=fresh_root)  # the video without frames is skipped
+    assert [s.id for s in mem] == ['vid1/0', 'vid1/2']
+    (problem, ) = fx.skipped(mem, r'video vid9.*frame folder not found: .*nowhere')
+    assert problem.video == 'vid9'
 
 
 # ---- Osprey -------------------------------------------------------------------------------------------------------
@@ -233,6 +239,6 @@ def test_osprey_bad_input(fresh_root, fx):
     items[0]['description'][1] = 'A small box <region2>.'
     with open(path, 'w') as f:
         json.dump(items, f)
-    with pytest.raises(AnnotationError, match=r'osprey_detail_description\.json \(item 0, id 4\): description 1 '
-                       r'does not start with <regionN>'):
-        OspreyDetailDescriptionDataset(data_root=fresh_root)
+    ds = OspreyDetailDescriptionDataset(data_root=fresh_root)  # item 0 skipped (item 1 is dropped as upstream)
+    assert len(ds) == 0 and ds.num_invalid == 1
+    fx.skipped(ds, r'osprey_detail_description\.json \(item 0, id 4\): description 1 does not start with <regionN>')

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from unipixel_plugin.data import AnnotationError, EmptyMaskError, MaskError, load_sample
+from unipixel_plugin.data import EmptyMaskError, MaskError, load_sample
 from unipixel_plugin.data.formats.sav import RefSAVDataset
 from unipixel_plugin.data.formats.semantic import (
     SEMANTIC_CLASSES,
@@ -41,8 +41,10 @@ def test_vicas_referrals_and_union_of_tracks(data_root, fx):
 def test_vicas_bad_inputs(fresh_root, fx):
     fx.make_vicas(fresh_root)
     fx.dump_json(os.path.join(fresh_root, 'vicas', 'splits', 'v1.0', 'test.json'), [124])
-    with pytest.raises(AnnotationError, match=r'test\.json: video 000124 is not in .*annotations_wo_masks_v1\.0'):
-        ViCaSDataset(data_root=fresh_root, split='test')
+    test = ViCaSDataset(data_root=fresh_root, split='test')  # the unknown video is skipped and recorded
+    assert len(test) == 0
+    (problem, ) = fx.skipped(test, r'test\.json: video 000124 is not in .*annotations_wo_masks_v1\.0')
+    assert problem.file.endswith('test.json') and problem.video == '000124'
     s = ViCaSDataset(data_root=fresh_root)[1]
     fx.dump_json(os.path.join(fresh_root, 'vicas', 'masks', '000123', '1.json'), [[{'size': [fx.H, fx.W]}], [], []])
     with pytest.raises(MaskError, match=r'malformed COCO RLE \(from .*000123.1\.json at \[0\]\)'):
@@ -128,6 +130,6 @@ def test_ref_sav_bad_inputs(fresh_root, fx):
     meta['sav_000001']['video_path'] = 'SA-V/sav_val/sav_000001.mp4'
     with open(path, 'w') as f:
         json.dump(meta, f)
-    with pytest.raises(AnnotationError, match=r'Min-Ratio-0\.3\.json \(video sav_000001\): video_path .* is not in '
-                       r'sav_train'):
-        RefSAVDataset(data_root=fresh_root)
+    ds = RefSAVDataset(data_root=fresh_root)  # the video's objects are skipped and recorded
+    assert len(ds) == 0
+    fx.skipped(ds, r'Min-Ratio-0\.3\.json \(video sav_000001\): video_path .* is not in sav_train')

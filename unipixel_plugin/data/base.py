@@ -5,24 +5,38 @@ it has, and how to parse them (:meth:`UniPixelDataset.parse`). The base class re
 (argument, else the ``UNIPIXEL_DATA_ROOT`` environment variable), checks that the annotation files exist with an
 error that names them, filters by timeline length, serializes the parsed samples (MMEngine's shared-memory
 trick for dataloader workers) and applies the optional ``pipeline`` (e.g. :class:`~.pipeline.LoadSample`).
+
+One bad annotation item loses only itself: a reader parses each item (expression, question, image entry ...)
+through :meth:`UniPixelDataset.try_item`, which turns a problem of that item (an ``anno_id`` missing from the mask
+dict, masks for the wrong number of frames, an empty expression, a malformed entry) into an
+:class:`AnnotationProblem` in ``dataset.problems`` (file, video / sample id, what is wrong) and skips the item; the
+rest of the split loads. A broken FILE (unparseable JSON, wrong top-level structure, files of different releases)
+still fails the whole split with an :class:`AnnotationError` naming it.
 """
 from __future__ import annotations
 
 import copy
+import inspect
 import json
+import logging
 import os
 import pickle
 import zlib
-from collections import OrderedDict
-from typing import Any, Iterable, Optional, Sequence
+from collections import Counter, OrderedDict
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.dataset.base_dataset import force_full_init
 
+from ..masks import MaskError
+from .media import MediaError
 from .schema import Sample
 
 DATA_ROOT_ENV = 'UNIPIXEL_DATA_ROOT'
+# bumped when what a cached annotation table holds changes (v2: skipped items and their problems, in a sidecar)
+CACHE_VERSION = 2
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -30,7 +44,23 @@ class DatasetNotFoundError(FileNotFoundError):
 
 
 class AnnotationError(ValueError):
-    """An annotation file is unreadable or does not have the expected structure."""
+    """An annotation file is unreadable or does not have the expected structure, or one of its items is malformed.
+
+    ``file`` (optional) is the file at fault when it is not the one the reader was parsing (e.g. the mask dict an
+    expression points into); ``kind`` is the problem kind recorded when the error only skips one item.
+    """
+
+    kind = 'malformed_annotation'
+
+    def __init__(self, message: str, file: Optional[str] = None):
+        super().__init__(message)
+        self.file = file
+
+
+class EmptyExpressionError(AnnotationError):
+    """An expression / query / description text is empty or whitespace only."""
+
+    kind = 'empty_expression'
 
 
 class EmptyMaskError(ValueError):
@@ -88,10 +118,48 @@ def stable_draw(key: str, n: int) -> int:
     return zlib.crc32(key.encode('utf-8')) % n
 
 
-def expect(condition: bool, message: str):
+def expect(condition: bool, message: str, file: Optional[str] = None):
     """Raise :class:`AnnotationError` with ``message`` unless ``condition`` (an ``assert`` that survives ``-O``)."""
     if not condition:
-        raise AnnotationError(message)
+        raise AnnotationError(message, file)
+
+
+def expect_text(text: Any, where: str, what: str = 'text', file: Optional[str] = None) -> str:
+    """``text`` stripped; :class:`EmptyExpressionError` if it is empty or whitespace only, :class:`AnnotationError`
+    if it is not a string. ``where`` (file and item) starts the message."""
+    if not isinstance(text, str):
+        raise AnnotationError(f'{where}: the {what} is a {type(text).__name__}, not a text: {str(text)[:80]!r}', file)
+    stripped = text.strip()
+    if not stripped:
+        raise EmptyExpressionError(f'{where}: the {what} is empty ({text!r})', file)
+    return stripped
+
+
+# what a problem of ONE annotation item raises while it is parsed: the item is skipped and recorded. Missing files
+# (DatasetNotFoundError, a FileNotFoundError) are not in the list: they fail the split.
+ITEM_ERRORS = (AnnotationError, MediaError, MaskError, KeyError, IndexError, TypeError, ValueError, AttributeError)
+
+
+@dataclass
+class AnnotationProblem:
+    """One annotation item a reader skipped: what (``kind``), where (``file``, ``video``, ``sample``) and why.
+
+    ``message`` is one line that names the file (and the item); ``sample`` is the id the sample would have had
+    (``'vidA/1'``), ``video`` the video id where the item belongs to one.
+    """
+    kind: str
+    source: str
+    split: str
+    file: str
+    message: str
+    video: Optional[str] = None
+    sample: Optional[str] = None
+
+    def __str__(self):
+        return self.message
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 class UniPixelDataset(BaseDataset):
@@ -109,7 +177,12 @@ class UniPixelDataset(BaseDataset):
         annotation_cache: a folder for a memory-mapped Arrow table of the parsed samples (HF ``datasets``).
             The first run parses the annotation files and writes the table; later runs (and every dataloader
             worker) map it instead of parsing and holding the samples in memory — what the million-sample
-            sources (LLaVA-665K, VideoRefer-700K) need. The table is rebuilt when an annotation file changes.
+            sources (LLaVA-665K, VideoRefer-700K) need. The table is rebuilt when an annotation file changes;
+            the items skipped while parsing are stored beside it, so ``problems`` survive a reload.
+
+    Attributes:
+        problems: the :class:`AnnotationProblem` s of the annotation items skipped while parsing (each bad item
+            loses only itself); a warning summarising them is logged when the split is loaded.
     """
 
     SOURCE: str = ''
@@ -131,6 +204,8 @@ class UniPixelDataset(BaseDataset):
                  annotation_cache: Optional[str] = None):
         self.annotation_cache = os.path.expanduser(annotation_cache) if annotation_cache else None
         self._table = None  # the memory-mapped Arrow table when annotation_cache is used
+        self.problems: list[AnnotationProblem] = []  # annotation items skipped while parsing (see try_item)
+        self.log_problems = True  # log a warning summarising them (``data check`` reports them itself)
         self.split = self.canonical_split(split or self.DEFAULT_SPLIT)
         self.min_frames = min_frames
         self.max_frames = max_frames
@@ -175,8 +250,10 @@ class UniPixelDataset(BaseDataset):
             return
         if self.annotation_cache:
             self._init_from_table()
+            self._log_problems()
             return
         self.data_list = self.load_data_list()
+        self._log_problems()
         self.data_list = self.filter_data()
         if self._indices is not None:
             self.data_list = self._get_unserialized_subset(self._indices)
@@ -194,8 +271,8 @@ class UniPixelDataset(BaseDataset):
     def cache_key(self) -> str:
         """Identifies the parsed samples: reader, split, filters and each annotation file's size and mtime."""
         import hashlib
-        parts = [type(self).__module__, type(self).__qualname__, self.SOURCE, self.split, str(self.min_frames),
-                 str(self.max_frames), os.path.abspath(self.data_root)]
+        parts = [f'v{CACHE_VERSION}', type(self).__module__, type(self).__qualname__, self.SOURCE, self.split,
+                 str(self.min_frames), str(self.max_frames), os.path.abspath(self.data_root)]
         for rel in self.required_files(self.split):
             path = self.path(rel)
             st = os.stat(path)
@@ -213,8 +290,11 @@ class UniPixelDataset(BaseDataset):
         if missing:
             self.load_data_list()  # raises the usual error naming the files
         path = self.cache_path()
-        if not os.path.exists(path):
+        problems = self._read_problems(path) if os.path.exists(path) else None
+        if problems is None:  # no table, or a table without its problems file: (re)build both
             self._write_table(path)
+            problems = self._read_problems(path)
+        self.problems = problems
         table = Dataset.from_file(path)  # memory-mapped: shared by every worker, nothing parsed
         if self._indices is not None:
             indices = [self._indices] if isinstance(self._indices, int) else self._indices
@@ -232,6 +312,11 @@ class UniPixelDataset(BaseDataset):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         self.data_list = self.load_data_list()
         samples = self.filter_data()
+        # the skipped items first, the table second: a table on disk always has its problems file
+        problems_tmp = f'{self.problems_path(path)}.{os.getpid()}.tmp'
+        with open(problems_tmp, 'w', encoding='utf-8') as f:
+            json.dump([p.to_dict() for p in self.problems], f)
+        os.replace(problems_tmp, self.problems_path(path))
         tmp = f'{path}.{os.getpid()}.tmp'
         features = Features({'sample': Value('binary'), 'group': Value('string')})
         with ArrowWriter(features=features, path=tmp) as writer:
@@ -240,6 +325,19 @@ class UniPixelDataset(BaseDataset):
             writer.finalize()
         os.replace(tmp, path)  # atomic: concurrent processes see a whole table or none
         self.data_list = []
+
+    @staticmethod
+    def problems_path(table_path: str) -> str:
+        """The JSON file beside a cached table that lists the items skipped when it was built."""
+        return f'{table_path[:-len(".arrow")]}.problems.json'
+
+    def _read_problems(self, table_path: str) -> Optional[list[AnnotationProblem]]:
+        """The problems stored beside a cached table; ``None`` when they are missing or unreadable (rebuild)."""
+        try:
+            with open(self.problems_path(table_path), 'r', encoding='utf-8') as f:
+                return [AnnotationProblem(**p) for p in json.load(f)]
+        except (OSError, ValueError, TypeError):
+            return None
 
     def __len__(self) -> int:
         if not self._fully_initialized:
@@ -255,11 +353,75 @@ class UniPixelDataset(BaseDataset):
                 f'{self.SOURCE} ({self.split}): missing under {self.data_root}: {", ".join(missing)}. '
                 f'Extract the {self.SOURCE} archive of UniPixel-SFT-1M there (see docs/data.md), or run '
                 f'`unipixel data check {self.data_root}`.')
-        samples = list(self.parse())
-        for s in samples:
+        self.problems = []
+        samples = []
+        for s in self.parse():
             if not isinstance(s, Sample):
                 raise TypeError(f'{type(self).__name__}.parse must yield Sample objects, got {type(s).__name__}')
+            if self._empty_query(s):
+                continue
+            samples.append(s)
         return samples
+
+    def _empty_query(self, sample: Sample) -> bool:
+        """Skip (and record) a sample whose query text is empty, whatever reader made it (a backstop: readers
+        check their texts where they parse them, naming the item more precisely)."""
+        queries = ([sample.query] if sample.query is not None else []) + list(sample.meta.get('queries') or [])
+        if all(isinstance(q, str) and q.strip() for q in queries):
+            return False
+        annotation = sample.meta.get('annotation')
+        file = annotation if isinstance(annotation, str) else self.path(self.required_files(self.split)[0])
+        self.skip(EmptyExpressionError(f'{file}: sample {sample.id}: an expression / query text is empty '
+                                       f'({queries!r})'), file, video=sample.meta.get('video'), sample=sample.id)
+        return True
+
+    # ---- one bad item loses only itself ---------------------------------------------------------------------------
+
+    def try_item(self, build: Callable, *args, file: str, video: Optional[str] = None,
+                 sample: Optional[str] = None, default: Any = None) -> Any:
+        """``build(*args)`` (a generator is run to a list); if it raises one of :data:`ITEM_ERRORS`, record the
+        problem (:meth:`skip`) and return ``default`` instead, so that the item is skipped and parsing goes on.
+
+        Args:
+            file: the annotation file the item is in (named by the problem unless the error names another one).
+            video / sample: the video id and the id the sample would have had, for the report.
+        """
+        try:
+            out = build(*args)
+            return list(out) if inspect.isgenerator(out) else out
+        except ITEM_ERRORS as err:
+            self.skip(err, file, video=video, sample=sample)
+            return default
+
+    def skip(self, what, file: str, video: Optional[str] = None, sample: Optional[str] = None,
+             kind: Optional[str] = None) -> AnnotationProblem:
+        """Record that an annotation item is skipped: ``what`` is the error (or a message); the recorded message
+        always names the file (and the item, when the error does not)."""
+        if isinstance(what, BaseException):
+            kind = kind or getattr(what, 'kind', 'malformed_annotation')
+            file = getattr(what, 'file', None) or file
+            text = str(what)
+            if not isinstance(what, AnnotationError):  # a KeyError, TypeError ... of a malformed entry
+                item = sample or video
+                text = f'{"item " + str(item) + ": " if item is not None else ""}malformed entry ' \
+                       f'({type(what).__name__}: {what})'
+        else:
+            kind, text = kind or 'malformed_annotation', str(what)
+        message = text if file in text else f'{file}: {text}'
+        problem = AnnotationProblem(kind, self.SOURCE, self.split, file, message,
+                                    None if video is None else str(video), None if sample is None else str(sample))
+        self.problems.append(problem)
+        return problem
+
+    def _log_problems(self):
+        if not self.problems or not getattr(self, 'log_problems', True):
+            return
+        from mmengine.logging import print_log
+        kinds = ', '.join(f'{n} {k}' for k, n in Counter(p.kind for p in self.problems).most_common())
+        print_log(f'{self.SOURCE} ({self.split}): skipped {len(self.problems)} annotation item(s) with problems '
+                  f'({kinds}); the rest of the split loads. First: {self.problems[0].message}. All of them: '
+                  f'dataset.problems, or `unipixel data check {self.data_root}`.', logger='current',
+                  level=logging.WARNING)
 
     def filter_data(self) -> list[Sample]:
         if self.min_frames < 0 and self.max_frames < 0:

@@ -1,11 +1,16 @@
 """``unipixel data check ROOT``: which datasets a data root holds, how many samples, and every problem found.
 
-For each reader and split whose annotation files are present, the check parses the annotations (a parse error is
-a problem naming the file), then looks at every sample: empty expressions, missing or unreadable images / frames /
-videos, frames of one video that differ in size, masks whose size disagrees with their frame, malformed RLEs,
-missing mask PNGs / JSON mask files, and objects with no mask at all. Image headers are read (not the pixels) and
-RLEs are validated (not decoded) unless ``decode=True`` (``--decode``), which decodes everything (and also finds
-semantic label maps without any class).
+For each reader and split whose annotation files are present, the check parses the annotations with the reader
+training and evaluation use. A broken file (unparseable, wrong structure) is one problem naming it and the split is
+not checked further; a bad annotation item (an ``anno_id`` missing from the mask dict, masks for another number of
+frames than the video, an empty expression, a malformed entry) is skipped by the reader and reported, one line
+each, naming the file and the video / expression, while the rest of the split loads and is checked. Then every
+sample is looked at: empty expressions, missing, unreadable or truncated images / frames / videos, frames of one
+video that differ in size, masks whose size disagrees with their frame, malformed RLEs, missing mask PNGs / JSON
+mask files, and objects with no mask at all. Image headers and the end of each JPEG / PNG (its end-of-image marker:
+a cheap test for truncation) are read, not the pixels, and RLEs are validated (not decoded) unless ``decode=True``
+(``--decode``), which decodes everything (and also finds semantic label maps without any class). A root that holds
+no known dataset is an error.
 
 Also runnable as ``python -m unipixel_plugin.data.check ROOT``.
 """
@@ -18,15 +23,15 @@ import sys
 from dataclasses import asdict, dataclass, field
 from typing import Optional, Sequence
 
-from .base import UniPixelDataset
+from .base import AnnotationProblem, UniPixelDataset
 from .formats import READERS
 from ..masks import MaskError, rle_string_counts
 from .mask_parts import decode_part, json_entry, part_size
-from .media import MediaError, VideoFile, read_image, read_image_size
+from .media import MediaError, VideoFile, read_image, read_image_size, truncated_image
 from .schema import MaskPart, ObjectMasks, Sample
 
 PROBLEM_KINDS = ('dataset_missing', 'malformed_annotation', 'empty_expression', 'missing_media', 'unreadable_media',
-                 'frame_size', 'mask_size', 'malformed_mask', 'missing_mask', 'empty_mask')
+                 'truncated_media', 'frame_size', 'mask_size', 'malformed_mask', 'missing_mask', 'empty_mask')
 # kinds that do not make the report fail: suspicious but legal (upstream notes 5 mask-less Ref-DAVIS17 expressions)
 WARNING_KINDS = ('empty_mask',)
 
@@ -53,11 +58,13 @@ class Problem:
 
 @dataclass
 class DatasetReport:
-    """One reader + split: whether its annotations are present, the sample count and its problems."""
+    """One reader + split: whether its annotations are present, the sample count (of the samples that load), the
+    annotation items the reader skipped, and its problems (those of the skipped items included)."""
     dataset: str
     split: str
     present: bool
     samples: int = 0
+    skipped: int = 0
     missing: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -92,11 +99,13 @@ class Report:
 
     def format(self, max_problems: int = 50) -> str:
         lines = [f'data root: {self.root}']
+        any_present = bool(self.present)
         for d in self.datasets:
             if d.present:
-                lines.append(f'  [present] {d.dataset:<40} {d.split:<8} {d.samples:>8} samples  '
+                skipped = f'  {d.skipped} item(s) skipped' if d.skipped else ''
+                lines.append(f'  [present] {d.dataset:<40} {d.split:<8} {d.samples:>8} samples{skipped}  '
                              f'{len(d.problems)} problem(s)')
-            else:
+            elif any_present:  # with nothing present, the problem below says what was looked for
                 lines.append(f'  [absent]  {d.dataset:<40} {d.split:<8} missing: {", ".join(d.missing)}')
         problems = self.all_problems
         lines.append(f'{len(problems)} problem(s), {len(self.errors)} error(s)' + (':' if problems else ''))
@@ -115,6 +124,7 @@ class _SampleChecker:
         self.sizes: dict[str, Optional[tuple[int, int]]] = {}  # frame path -> (H, W) or None if bad
         self.videos: dict[str, Optional[tuple[int, tuple[int, int]]]] = {}  # video -> (length, (H, W))
         self.missing_files: set[str] = set()  # JSON mask files already reported missing
+        self.checked_pngs: set[str] = set()  # mask / label PNGs whose end was already looked at
 
     def problem(self, kind: str, message: str, sample: Optional[Sample] = None, path: Optional[str] = None):
         self.report.problems.append(Problem(kind, self.report.dataset, self.report.split, message,
@@ -126,12 +136,27 @@ class _SampleChecker:
             if not os.path.isfile(path):
                 self.problem('missing_media', f'missing file {path}', sample, path)
             else:
+                truncated = self.truncated(path)
                 try:
                     size = read_image(path).shape[:2] if self.decode else read_image_size(path)
                 except MediaError as err:
-                    self.problem('unreadable_media', str(err), sample, path)
+                    if truncated:
+                        self.problem('truncated_media', f'{path}: {truncated}; decoding it fails: {err}', sample, path)
+                    else:
+                        self.problem('unreadable_media', str(err), sample, path)
+                else:
+                    if truncated:  # the header is there, so the masks can still be checked against its size
+                        self.problem('truncated_media', f'{path}: {truncated}', sample, path)
             self.sizes[path] = size
         return self.sizes[path]
+
+    @staticmethod
+    def truncated(path: str) -> Optional[str]:
+        """Why the image at ``path`` looks truncated (its end marker is missing), read cheaply; ``None`` if not."""
+        try:
+            return truncated_image(path)
+        except OSError:
+            return None  # unreadable: reading its header reports it
 
     def video(self, path: str, sample: Sample) -> Optional[tuple[int, tuple[int, int]]]:
         if path not in self.videos:
@@ -181,6 +206,11 @@ class _SampleChecker:
                         self.problem('missing_mask', f'missing mask file {part.data}', sample, part.data)
                         self.missing_files.add(part.data)
                     return False
+            if part.kind == 'png' and part.data not in self.checked_pngs:
+                self.checked_pngs.add(part.data)  # a label PNG serves several objects: look at its end once
+                truncated = self.truncated(part.data)
+                if truncated:
+                    self.problem('truncated_media', f'{part.data}: {truncated}', sample, part.data)
             if self.decode:
                 size = decode_part(part, frame_size).shape
             elif part.kind == 'png':
@@ -291,15 +321,71 @@ def check_dataset(root: str, name: str, split: str, decode: bool = False,
     if missing:
         return report
     try:
-        dataset = cls(data_root=root, split=split, serialize_data=False)
-    except Exception as err:
+        dataset = cls(data_root=root, split=split, serialize_data=False, lazy_init=True)
+        dataset.log_problems = False  # reported below, one line each
+        dataset.full_init()
+    except Exception as err:  # a broken file: the split does not load
         report.problems.append(Problem('malformed_annotation', name, split, f'{type(err).__name__}: {err}'))
         return report
     report.samples = len(dataset)
+    report.skipped = len(dataset.problems)
+    report.problems += [reader_problem(name, split, p) for p in dataset.problems]
     checker = _SampleChecker(report, decode)
     for i in range(len(dataset) if max_samples is None else min(max_samples, len(dataset))):
         checker.check(dataset.data_list[i])
     return report
+
+
+def reader_problem(name: str, split: str, problem: AnnotationProblem) -> Problem:
+    """A skipped annotation item as a report line: its kind, the item (``name:video/expression``), the message (which
+    names the file) and the file."""
+    item = problem.sample or problem.video
+    return Problem(problem.kind, name, split, problem.message, f'{name}:{item}' if item else None, problem.file)
+
+
+def present_readers(root: str, splits: Optional[Sequence[str]] = None) -> list[str]:
+    """``name/split`` of every reader split whose annotation files are all under ``root``."""
+    found = []
+    for name, cls in READERS.items():
+        for split in wanted_splits(cls, splits):
+            if not cls.missing_files(root, split):
+                found.append(f'{name}/{split}')
+    return found
+
+
+def wanted_splits(cls: type[UniPixelDataset], splits: Optional[Sequence[str]] = None) -> list[str]:
+    """The reader's splits, or those of ``splits`` it has (aliases such as ``val`` / ``valid`` resolved)."""
+    if splits is None:
+        return list(cls.SPLITS)
+    wanted = []
+    for s in splits:
+        try:
+            wanted.append(cls.canonical_split(s))
+        except ValueError:
+            continue
+    return list(dict.fromkeys(wanted))
+
+
+def no_dataset_problem(root: str, splits: Optional[Sequence[str]] = None) -> Problem:
+    """The problem of a root without any known dataset: what was looked for, and where datasets are if they are one
+    folder down (a root given one level too high)."""
+    examples = [READERS[n].required_files(s)[0] for n, s in (('mevis', 'train'), ('revos', 'train'),
+                                                             ('ref_youtube_vos', 'train'), ('refcoco', 'train'),
+                                                             ('videorefer_bench_q', 'test'))]
+    only = f' (splits {", ".join(splits)})' if splits else ''
+    message = (f'no known dataset{only} found under {root}: looked for the annotation files of the {len(READERS)} '
+               f'datasets of --datasets (see --help), e.g. {", ".join(examples)}; the root is upstream\'s data/ '
+               'folder, laid out as docs/data.md says')
+    try:
+        subfolders = sorted(e.path for e in os.scandir(root) if e.is_dir())[:20]
+    except OSError:
+        subfolders = []
+    for sub in subfolders:
+        found = present_readers(sub, splits)
+        if found:
+            message += f'. {sub} holds {", ".join(found[:5])}{" ..." if len(found) > 5 else ""}: is that the root?'
+            break
+    return Problem('dataset_missing', '*', None, message)
 
 
 def check_data_root(root: str, datasets: Optional[Sequence[str]] = None, splits: Optional[Sequence[str]] = None,
@@ -309,7 +395,8 @@ def check_data_root(root: str, datasets: Optional[Sequence[str]] = None, splits:
     Args:
         root: the data root.
         datasets: upstream names to check (``'mevis'``, ``'refcoco+'`` ...; see ``READERS``); default all. A
-            dataset named here but absent is a problem; otherwise absent datasets are just listed.
+            dataset named here but absent is a problem; otherwise absent datasets are just listed, unless none at
+            all is present (a problem: the root holds no known dataset).
         splits: restrict to these splits (aliases like ``val`` / ``valid`` accepted).
         decode: decode every image, video and mask instead of reading headers and validating RLEs.
         max_samples: check at most this many samples per split (counts are still complete).
@@ -328,19 +415,14 @@ def check_data_root(root: str, datasets: Optional[Sequence[str]] = None, splits:
                                            f'{", ".join(READERS)}'))
             continue
         cls = READERS[name]
-        wanted = list(cls.SPLITS)
-        if splits is not None:
-            wanted = []
-            for s in splits:
-                try:
-                    wanted.append(cls.canonical_split(s))
-                except ValueError:
-                    continue
-        for split in dict.fromkeys(wanted):
+        wanted = wanted_splits(cls, splits)
+        for split in wanted:
             report.datasets.append(check_dataset(root, name, split, decode, max_samples))
         if datasets is not None and not any(d.present for d in report.datasets if d.dataset == name):
             report.problems.append(Problem('dataset_missing', name, None, f'{name} was asked for but none of its '
                                            f'splits {wanted} is present under {root}'))
+    if datasets is None and not report.present:
+        report.problems.append(no_dataset_problem(root, splits))
     return report
 
 

@@ -8,10 +8,11 @@ Every item is :func:`~.pipeline.load_sample` seeded by ``(seed, epoch, index, at
 same frames, objects and prompts whatever the worker count. Referring / memory samples get a point or a box
 prompt: exactly half of each source's prompted samples are points (upstream's split), seeded.
 
-A sample that fails (missing media, corrupt video, malformed or empty mask ...) is logged with its id, counted in
-:attr:`HybridDataset.failures`, and replaced by another sample of the same source and batch group; the
-replacement carries the failed ids in ``sample.meta['replaced']`` so that the main process can count failures
-that happened in dataloader workers (the collate function sums them).
+Annotation items a source skipped while parsing (one bad expression loses only itself) are listed in
+:attr:`HybridDataset.problems`. A sample that fails when it is loaded (missing media, corrupt video, malformed or
+empty mask ...) is logged with its id, counted in :attr:`HybridDataset.failures`, and replaced by another sample of
+the same source and batch group; the replacement carries the failed ids in ``sample.meta['replaced']`` so that the
+main process can count failures that happened in dataloader workers (the collate function sums them).
 """
 from __future__ import annotations
 
@@ -140,7 +141,10 @@ class HybridDataset(Dataset):
                     cfg.setdefault('annotation_cache', annotation_cache)
                 item = DATASETS.build(cfg)
             if len(item) == 0:
-                raise ValueError(f'source {i} ({_source_name(item)}) is empty; remove it from the mixture')
+                problems = getattr(item, 'problems', [])
+                why = f': all {len(problems)} of its annotation items were skipped, the first because ' \
+                      f'{problems[0].message}' if problems else ''
+                raise ValueError(f'source {i} ({_source_name(item)}) is empty{why}; remove it from the mixture')
             if repeat < 1:
                 raise ValueError(f'repeat factor of {_source_name(item)} must be >= 1, got {repeat}')
             built.append(item)
@@ -245,6 +249,12 @@ class HybridDataset(Dataset):
         rng = sample_rng(self.seed, self.epoch, original, attempt, 'replace')
         choice = int(pool[rng.integers(len(pool))])
         return int(self.offsets[d_i]) + choice
+
+    @property
+    def problems(self) -> list:
+        """The annotation items every source skipped while parsing (:class:`~.base.AnnotationProblem`, each naming
+        its source, split, file and item): what the readers did not load, as opposed to :attr:`failures`."""
+        return [p for dataset in self.datasets for p in getattr(dataset, 'problems', [])]
 
     @property
     def num_failures(self) -> int:

@@ -90,6 +90,34 @@ def read_image_size(path: str) -> tuple[int, int]:
     return height, width
 
 
+JPEG_SOI, JPEG_EOI = b'\xff\xd8', b'\xff\xd9'
+PNG_SIGNATURE, PNG_IEND = b'\x89PNG\r\n\x1a\n', b'IEND\xaeB`\x82'  # the IEND chunk's type and CRC end a PNG
+TRAILING_PADDING = b'\x00\xff \t\r\n'  # what some writers put after the end marker
+TAIL_BYTES = 4096
+
+
+def truncated_image(path: str) -> Optional[str]:
+    """Why the JPEG / PNG at ``path`` is truncated, judged from its first and last bytes only (no decoding):
+    a JPEG must end with its end-of-image marker ``FFD9`` and a PNG with its ``IEND`` chunk, padding after them
+    allowed. ``None`` when it does, when the file is neither, or when its last 4 KiB are all padding."""
+    with open(path, 'rb') as f:
+        head = f.read(len(PNG_SIGNATURE))
+        if head.startswith(JPEG_SOI):
+            marker, what = JPEG_EOI, 'the JPEG ends without its end-of-image marker (FFD9)'
+        elif head == PNG_SIGNATURE:
+            marker, what = PNG_IEND, 'the PNG ends without its IEND chunk'
+        else:
+            return None
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(0, size - TAIL_BYTES))
+        tail = f.read().rstrip(TRAILING_PADDING)
+    if not tail and size > TAIL_BYTES:
+        return None  # more padding than we look at: cannot tell cheaply
+    if tail.endswith(marker):  # rstrip stops at the marker's last byte (D9 / 82), which is not padding
+        return None
+    return f'{what}: the file is truncated ({size} bytes; re-extract or re-download it)'
+
+
 def read_images(paths: Sequence[str]) -> np.ndarray:
     """Read frame files of one video; all must share one size.
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...prompts import seg_conversation
 from ...registry import DATASETS
-from ..base import UniPixelDataset, expect, load_json
+from ..base import UniPixelDataset, expect, expect_text, load_json
 from ..media import list_frame_files
 from ..schema import MaskPart, ObjectMasks, Sample
 
@@ -36,16 +36,24 @@ class GroundMoReDataset(UniPixelDataset):
     def parse(self) -> Iterable[Sample]:
         meta_file = self.path(self.META[self.split])
         videos = load_json(meta_file, ordered=True)
-        expect(isinstance(videos, dict) and 'videos' in videos, f'{meta_file}: expected {{"videos": ...}}')
+        expect(isinstance(videos, dict) and isinstance(videos.get('videos'), dict),
+               f'{meta_file}: expected {{"videos": {{video: {{"questions": ...}}}}}}')
         for vid, video in videos['videos'].items():
             folder = self.path(self.ANNOTATIONS, vid)
             if not os.path.isdir(folder):
+                continue
+            if not (isinstance(video, dict) and isinstance(video.get('questions', {}), dict)):
+                self.skip(f'{meta_file}: video {vid}: expected {{"questions": {{qid: ...}}}}; its questions are '
+                          'skipped', meta_file, video=vid)
                 continue
             frames, masks = self._timeline(folder)
             if not frames:
                 continue
             for qid, q in video.get('questions', {}).items():
-                yield self._sample(vid, str(qid), q, frames, masks, meta_file)
+                sample = self.try_item(self._sample, vid, str(qid), q, frames, masks, meta_file, file=meta_file,
+                                       video=vid, sample=f'{vid}/{qid}')
+                if sample is not None:
+                    yield sample
 
     def _timeline(self, folder: str) -> tuple[list[str], list]:
         mask_dir, image_dir = os.path.join(folder, 'masks'), os.path.join(folder, 'images')
@@ -69,7 +77,7 @@ class GroundMoReDataset(UniPixelDataset):
             oids = tuple(int(o) for o in str(q['obj_id']).split(','))
         except ValueError as err:
             raise ValueError(f'{where}: obj_id {q["obj_id"]!r} is not a comma-separated list of ints') from err
-        question = q['question'].strip()
+        question = expect_text(q['question'], where, 'question')
         if not question.endswith('?'):
             question += '?'
         media = 'video' if len(frames) > 1 else 'image'

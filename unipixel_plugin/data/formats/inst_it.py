@@ -24,14 +24,14 @@ Readers (upstream's names):
   than 8 frames are skipped.
 
 The annotation slips upstream repairs are repaired the same way (``<0>`` -> ``<1>``, ``[0N]`` -> ``[N]``); a
-``[0]`` raises :class:`~..base.AnnotationError` (upstream asserts ids start at 1). Instances are listed in the
-order they are first mentioned (upstream: in the order of a Python ``set``).
+question that names ``[0]`` is skipped and recorded in ``dataset.problems`` (upstream asserts ids start at 1).
+Instances are listed in the order they are first mentioned (upstream: in the order of a Python ``set``).
 """
 from __future__ import annotations
 
 import os
 import re
-from typing import Iterable
+from typing import Iterable, Optional
 
 from ...prompts import MEM_REQUEST, REF_SHORT_CAPTION_REQUEST, REF_TOKEN, SEG_TOKEN
 from ...registry import DATASETS
@@ -81,18 +81,24 @@ class InstITVideoDataset(UniPixelDataset):
         items = load_json_list(anno_file, 'videos')
         samples = []
         for n, raw in enumerate(items):
-            where = f'{anno_file} (item {n}, video {raw.get("video_id")})'
-            for key in ('video_id', 'video_path', 'question_answer_pairs', 'segmentations'):
-                expect(key in raw, f'{where}: missing "{key}"')
-            expect('/' in raw['video_path'], f'{where}: video_path {raw["video_path"]!r} has no folder to drop')
-            folder = self.path(self.VIDEOS, raw['video_path'].split('/', 1)[1])
-            try:
-                frames = list_frame_files(folder, ('.png', '.jpg'))
-            except MediaError as err:
-                raise MediaError(f'{where}: {err}') from err
-            if 0 < len(frames) <= self.MAX_FRAMES:
-                samples += self.video_samples(raw, frames, anno_file, where)
+            vid = str(raw.get('video_id')) if isinstance(raw, dict) else None
+            samples += self.try_item(self._video, n, raw, anno_file, file=anno_file, video=vid, default=[])
         return split_prompt_types(samples, self.SOURCE)
+
+    def _video(self, n: int, raw: dict, anno_file: str) -> list[Sample]:
+        expect(isinstance(raw, dict), f'{anno_file} (item {n}): expected an object, got {type(raw).__name__}')
+        where = f'{anno_file} (item {n}, video {raw.get("video_id")})'
+        for key in ('video_id', 'video_path', 'question_answer_pairs', 'segmentations'):
+            expect(key in raw, f'{where}: missing "{key}"')
+        expect('/' in raw['video_path'], f'{where}: video_path {raw["video_path"]!r} has no folder to drop')
+        folder = self.path(self.VIDEOS, raw['video_path'].split('/', 1)[1])
+        try:
+            frames = list_frame_files(folder, ('.png', '.jpg'))
+        except MediaError as err:
+            raise MediaError(f'{where}: {err}') from err
+        if 0 < len(frames) <= self.MAX_FRAMES:
+            return self.video_samples(raw, frames, anno_file, where)
+        return []
 
     def video_samples(self, raw: dict, frames: list[str], anno_file: str, where: str) -> list[Sample]:
         raise NotImplementedError
@@ -117,19 +123,17 @@ class InstITVideoQADataset(InstITVideoDataset):
 
     def video_samples(self, raw: dict, frames: list[str], anno_file: str, where: str) -> list[Sample]:
         oids, questions = [], []
+        vid = str(raw['video_id'])
         for i, qa in enumerate(raw['question_answer_pairs']):
-            que, ans = qa['question'], qa['answer']
-            expect('[0]' not in que and '[0]' not in ans, f'{where}: question {i} names instance [0] (ids start at 1)')
-            que, ans = repair_ids(que), repair_ids(ans)
-            ids = [instance_id(tag, where) for tag in id_tags(que, ans)]
-            if not ids:
+            parsed = self.try_item(self._question, i, qa, where, file=anno_file, video=vid, sample=f'{vid}/{i}')
+            if not parsed or not parsed[2]:  # a bad question (recorded), or one that names no instance
                 continue
+            que, ans, ids = parsed
             oids += [o for o in ids if o not in oids]
             questions.append((i, que, ans, ids))
         if len(oids) > MAX_OBJECTS or not questions:
             return []
         masks = {oid: self.instance_masks(raw, frames, oid, anno_file) for oid in oids}
-        vid = str(raw['video_id'])
         return [Sample(
             id=f'{vid}/{i}',
             source=self.SOURCE,
@@ -140,6 +144,14 @@ class InstITVideoQADataset(InstITVideoDataset):
             objects=[masks[o] for o in ids],
             meta={'video': vid, 'qa_index': i, 'all_frames': True, 'single_frame_prob': 0.5})
                 for i, que, ans, ids in questions]
+
+    @staticmethod
+    def _question(i: int, qa: dict, where: str) -> tuple[str, str, list[int]]:
+        """``(question, answer, instance ids)`` of one question, slips repaired."""
+        que, ans = qa['question'], qa['answer']
+        expect('[0]' not in que and '[0]' not in ans, f'{where}: question {i} names instance [0] (ids start at 1)')
+        que, ans = repair_ids(que), repair_ids(ans)
+        return que, ans, [instance_id(tag, where) for tag in id_tags(que, ans)]
 
 
 @DATASETS.register_module(name=['InstITVideoQAMemDataset', 'inst_it_video_qa_raw_mem'])
@@ -153,28 +165,35 @@ class InstITVideoQAMemDataset(InstITVideoDataset):
         vid = str(raw['video_id'])
         samples = []
         for i, qa in enumerate(raw['question_answer_pairs']):
-            expect('[0]' not in qa['question'] and '[0]' not in qa['answer'],
-                   f'{where}: question {i} names instance [0] (ids start at 1)')
-            letter = 'ABCD'[stable_draw(f'{self.SOURCE}/{vid}/{i}/option', 4)]
-            question = repair_ids(f'{qa["question"]}\nOptions:\n({letter}) {qa["answer"]}')
-            tags = id_tags(question)
-            if not tags or len(tags) > MAX_OBJECTS:
-                continue
-            ids = [instance_id(tag, where) for tag in tags]
-            for tag in tags:
-                question = question.replace(tag, f'{tag} {REF_TOKEN}', 1)
-            answer = ' '.join(f'{tag} {SEG_TOKEN}' for tag in tags)
-            samples.append(Sample(
-                id=f'{vid}/{i}',
-                source=self.SOURCE,
-                data_type='mem_video' if len(frames) > 1 else 'mem_image',
-                media_type='frames',
-                media=list(frames),
-                conversation=[{'role': 'user', 'content': MEM_REQUEST.format(question)},
-                              {'role': 'assistant', 'content': answer}],
-                objects=[self.instance_masks(raw, frames, oid, anno_file) for oid in ids],
-                meta={'video': vid, 'qa_index': i, 'all_frames': True, 'question': question}))
+            sample = self.try_item(self._question_sample, vid, i, qa, raw, frames, anno_file, where, file=anno_file,
+                                   video=vid, sample=f'{vid}/{i}')
+            if sample is not None:
+                samples.append(sample)
         return samples
+
+    def _question_sample(self, vid: str, i: int, qa: dict, raw: dict, frames: list[str], anno_file: str,
+                         where: str) -> Optional[Sample]:
+        expect('[0]' not in qa['question'] and '[0]' not in qa['answer'],
+               f'{where}: question {i} names instance [0] (ids start at 1)')
+        letter = 'ABCD'[stable_draw(f'{self.SOURCE}/{vid}/{i}/option', 4)]
+        question = repair_ids(f'{qa["question"]}\nOptions:\n({letter}) {qa["answer"]}')
+        tags = id_tags(question)
+        if not tags or len(tags) > MAX_OBJECTS:
+            return None
+        ids = [instance_id(tag, where) for tag in tags]
+        for tag in tags:
+            question = question.replace(tag, f'{tag} {REF_TOKEN}', 1)
+        answer = ' '.join(f'{tag} {SEG_TOKEN}' for tag in tags)
+        return Sample(
+            id=f'{vid}/{i}',
+            source=self.SOURCE,
+            data_type='mem_video' if len(frames) > 1 else 'mem_image',
+            media_type='frames',
+            media=list(frames),
+            conversation=[{'role': 'user', 'content': MEM_REQUEST.format(question)},
+                          {'role': 'assistant', 'content': answer}],
+            objects=[self.instance_masks(raw, frames, oid, anno_file) for oid in ids],
+            meta={'video': vid, 'qa_index': i, 'all_frames': True, 'question': question})
 
 
 @DATASETS.register_module(name=['InstITImageShortCaptionRefDataset', 'inst_it_image_short_caption_raw_ref'])
@@ -192,27 +211,43 @@ class InstITImageShortCaptionRefDataset(UniPixelDataset):
         items = load_json_list(anno_file, 'images')
         samples = []
         for n, raw in enumerate(items):
-            where = f'{anno_file} (item {n}, image {raw.get("image_id")})'
-            for key in ('image_id', 'image_path', 'instance_level_caption', 'segmentations'):
-                expect(key in raw, f'{where}: missing "{key}"')
-            expect('/' in raw['image_path'], f'{where}: image_path {raw["image_path"]!r} has no folder to drop')
-            image = self.path(self.IMAGES, raw['image_path'].split('/', 1)[1])
+            image = self.try_item(self._image, n, raw, anno_file, file=anno_file,
+                                  video=None, sample=str(raw.get('image_id', n)) if isinstance(raw, dict) else str(n))
+            if image is None:
+                continue
+            path, where = image
             for oid, caption in raw['instance_level_caption'].items():
-                seg = raw['segmentations'].get(oid)
-                expect(seg is not None and 'mask' in seg, f'{where}: instance {oid} has a caption but no mask')
-                expect('short' in caption, f'{where}: instance {oid} has no short caption')
-                samples.append(Sample(
-                    id=f'{raw["image_id"]}_{oid}',
-                    source=self.SOURCE,
-                    data_type='ref_point',
-                    media_type='image',
-                    media=[image],
-                    conversation=[{'role': 'user', 'content': REF_SHORT_CAPTION_REQUEST},
-                                  {'role': 'assistant', 'content': caption['short']}],
-                    objects=[ObjectMasks([[MaskPart('rle', seg['mask'], source=anno_file)]],
-                                         object_id=maybe_int(oid))],
-                    meta={'image_id': raw['image_id']}))
+                sample = self.try_item(self._instance, raw, oid, caption, path, anno_file, where, file=anno_file,
+                                       sample=f'{raw["image_id"]}_{oid}')
+                if sample is not None:
+                    samples.append(sample)
         return split_prompt_types(samples, self.SOURCE)
+
+    def _image(self, n: int, raw: dict, anno_file: str) -> tuple[str, str]:
+        """``(image path, where)`` of one image item."""
+        expect(isinstance(raw, dict), f'{anno_file} (item {n}): expected an object, got {type(raw).__name__}')
+        where = f'{anno_file} (item {n}, image {raw.get("image_id")})'
+        for key in ('image_id', 'image_path', 'instance_level_caption', 'segmentations'):
+            expect(key in raw, f'{where}: missing "{key}"')
+        expect('/' in raw['image_path'], f'{where}: image_path {raw["image_path"]!r} has no folder to drop')
+        expect(isinstance(raw['instance_level_caption'], dict) and isinstance(raw['segmentations'], dict),
+               f'{where}: "instance_level_caption" and "segmentations" must be dicts of instance id -> ...')
+        return self.path(self.IMAGES, raw['image_path'].split('/', 1)[1]), where
+
+    def _instance(self, raw: dict, oid: str, caption: dict, image: str, anno_file: str, where: str) -> Sample:
+        seg = raw['segmentations'].get(oid)
+        expect(seg is not None and 'mask' in seg, f'{where}: instance {oid} has a caption but no mask')
+        expect('short' in caption, f'{where}: instance {oid} has no short caption')
+        return Sample(
+            id=f'{raw["image_id"]}_{oid}',
+            source=self.SOURCE,
+            data_type='ref_point',
+            media_type='image',
+            media=[image],
+            conversation=[{'role': 'user', 'content': REF_SHORT_CAPTION_REQUEST},
+                          {'role': 'assistant', 'content': caption['short']}],
+            objects=[ObjectMasks([[MaskPart('rle', seg['mask'], source=anno_file)]], object_id=maybe_int(oid))],
+            meta={'image_id': raw['image_id']})
 
 
 __all__ = [

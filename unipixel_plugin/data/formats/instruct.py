@@ -44,29 +44,36 @@ class LlavaVideoGPTPlusDataset(UniPixelDataset):
         anno_file = self.path(self.ANNO)
         items = load_json_list(anno_file, 'conversations')
         for n, item in enumerate(items):
-            where = f'{anno_file} (item {n}, id {item.get("id")})'
-            expect(not ('image' in item and 'video' in item), f'{where}: has both "image" and "video"')
-            turns = item.get('conversations') or []
-            expect(len(turns) >= 2 and turns[0].get('from') == 'human',
-                   f'{where}: expected a conversation starting with a "human" turn')
-            conversation = []
-            for i, turn in enumerate(turns):
-                expect(turn.get('from') in ROLES, f'{where}: turn {i} is from {turn.get("from")!r}')
-                value = strip_placeholder(turn['value']) if i == 0 else turn['value']
-                conversation.append({'role': ROLES[turn['from']], 'content': value})
-            if 'image' in item:
-                source, data_type, media_type, media = 'llava_instruct_665k', 'multimodal', 'image', \
-                    [self.path(self.IMAGES, item['image'])]
-            elif 'video' in item:
-                source, data_type, media_type, media = 'videogpt_plus_576k', 'multimodal', 'video', \
-                    [self.path(self.VIDEOS, item['video'])]
-            else:
-                source, data_type, media_type, media = 'llava_instruct_665k', 'text', 'none', []
-            yield Sample(
-                id=str(item.get('id', n)),
-                source=source,
-                data_type=data_type,
-                media_type=media_type,
-                media=media,
-                conversation=conversation,
-                meta={'index': n})
+            sample = self.try_item(self._item, n, item, anno_file, file=anno_file,
+                                   sample=str(item.get('id', n)) if isinstance(item, dict) else str(n))
+            if sample is not None:
+                yield sample
+
+    def _item(self, n: int, item: dict, anno_file: str) -> Sample:
+        expect(isinstance(item, dict), f'{anno_file} (item {n}): expected an object, got {type(item).__name__}')
+        where = f'{anno_file} (item {n}, id {item.get("id")})'
+        expect(not ('image' in item and 'video' in item), f'{where}: has both "image" and "video"')
+        turns = item.get('conversations') or []
+        expect(len(turns) >= 2 and turns[0].get('from') == 'human',
+               f'{where}: expected a conversation starting with a "human" turn')
+        conversation = []
+        for i, turn in enumerate(turns):
+            expect(turn.get('from') in ROLES, f'{where}: turn {i} is from {turn.get("from")!r}')
+            value = strip_placeholder(turn['value']) if i == 0 else turn['value']
+            conversation.append({'role': ROLES[turn['from']], 'content': value})
+        if 'image' in item:
+            source, data_type, media_type, media = 'llava_instruct_665k', 'multimodal', 'image', \
+                [self.path(self.IMAGES, item['image'])]
+        elif 'video' in item:
+            source, data_type, media_type, media = 'videogpt_plus_576k', 'multimodal', 'video', \
+                [self.path(self.VIDEOS, item['video'])]
+        else:
+            source, data_type, media_type, media = 'llava_instruct_665k', 'text', 'none', []
+        return Sample(
+            id=str(item.get('id', n)),
+            source=source,
+            data_type=data_type,
+            media_type=media_type,
+            media=media,
+            conversation=conversation,
+            meta={'index': n})

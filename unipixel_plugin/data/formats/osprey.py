@@ -64,29 +64,36 @@ class OspreyDataset(UniPixelDataset):
         items = load_json_list(anno_file, 'images')
         self.num_invalid = 0  # items upstream drops (reported like its "Invalid samples" line)
         for n, raw in enumerate(items):
-            where = f'{anno_file} (item {n}, id {raw.get("id")})'
-            for key in ('file_name', 'height', 'width', 'annotation', self.TEXT_KEY):
-                expect(key in raw, f'{where}: missing "{key}"')
-            parsed = self.turns(raw, where)
-            if parsed is None:
-                self.num_invalid += 1
-                continue
-            turns, numbers = parsed
-            objects = [ObjectMasks([[segmentation_part(raw['annotation'][k - 1]['segmentation'], raw['height'],
-                                                       raw['width'], f'{where} (region {k})')]], object_id=k)
-                       for k in numbers]
-            conversation = []
-            for question, answer in turns:
-                conversation += [{'role': 'user', 'content': question}, {'role': 'assistant', 'content': answer}]
-            yield Sample(
-                id=str(raw.get('id', n)),
-                source=self.SOURCE,
-                data_type='region_image',
-                media_type='image',
-                media=[self.path(self.IMAGES, raw['file_name'])],
-                conversation=conversation,
-                objects=objects,
-                meta={'index': n, 'file_name': raw['file_name'], 'height': raw['height'], 'width': raw['width']})
+            sample = self.try_item(self._item, n, raw, anno_file, file=anno_file,
+                                   sample=str(raw.get('id', n)) if isinstance(raw, dict) else str(n))
+            if sample is not None:
+                yield sample
+
+    def _item(self, n: int, raw: dict, anno_file: str) -> Optional[Sample]:
+        expect(isinstance(raw, dict), f'{anno_file} (item {n}): expected an object, got {type(raw).__name__}')
+        where = f'{anno_file} (item {n}, id {raw.get("id")})'
+        for key in ('file_name', 'height', 'width', 'annotation', self.TEXT_KEY):
+            expect(key in raw, f'{where}: missing "{key}"')
+        parsed = self.turns(raw, where)
+        if parsed is None:
+            self.num_invalid += 1
+            return None
+        turns, numbers = parsed
+        objects = [ObjectMasks([[segmentation_part(raw['annotation'][k - 1]['segmentation'], raw['height'],
+                                                   raw['width'], f'{where} (region {k})')]], object_id=k)
+                   for k in numbers]
+        conversation = []
+        for question, answer in turns:
+            conversation += [{'role': 'user', 'content': question}, {'role': 'assistant', 'content': answer}]
+        return Sample(
+            id=str(raw.get('id', n)),
+            source=self.SOURCE,
+            data_type='region_image',
+            media_type='image',
+            media=[self.path(self.IMAGES, raw['file_name'])],
+            conversation=conversation,
+            objects=objects,
+            meta={'index': n, 'file_name': raw['file_name'], 'height': raw['height'], 'width': raw['width']})
 
     def turns(self, raw: dict, where: str) -> Optional[tuple[list[tuple[str, str]], list[int]]]:
         """``([(question, answer)], region numbers in order of first mention)``, or ``None`` to skip the item."""

@@ -42,12 +42,19 @@ class COCOPartsDataset(UniPixelDataset):
             expect(key in coco, f'{anno_file}: not a COCO annotation file (no "{key}")')
         names = {c['id']: category_name(c['name'], anno_file) for c in coco['categories']}
         by_image: dict = {}
-        for ann in coco['annotations']:
+        for n, ann in enumerate(coco['annotations']):
+            if not isinstance(ann, dict) or 'image_id' not in ann:
+                self.skip(f'{anno_file}: annotation {n} has no "image_id": {str(ann)[:80]!r}', anno_file,
+                          sample=str(n))
+                continue
             by_image.setdefault(ann['image_id'], []).append(ann)
-        for img in coco['images']:
-            anns = by_image.get(img['id'], [])
+        for n, img in enumerate(coco['images']):
+            anns = by_image.get(img.get('id') if isinstance(img, dict) else None, [])
             if anns:
-                yield self._sample(img, anns, names, anno_file)
+                sample = self.try_item(self._sample, img, anns, names, anno_file, file=anno_file,
+                                       sample=str(img.get('id', n)))
+                if sample is not None:
+                    yield sample
 
     def _sample(self, img: dict, anns: list, names: dict, where: str) -> Sample:
         conversation, objects, queries, pairs = [], [], [], []

@@ -16,7 +16,7 @@ from typing import Iterable
 
 from ...prompts import seg_conversation
 from ...registry import DATASETS
-from ..base import UniPixelDataset, expect, load_json
+from ..base import UniPixelDataset, expect, expect_text, load_json
 from ..schema import MaskPart, ObjectMasks, Sample
 
 SHAPE_LABELS = ('target', 'ignore', 'flag')
@@ -46,14 +46,26 @@ class ReasonSegDataset(UniPixelDataset):
         images = sorted(n for n in os.listdir(folder) if n.endswith('.jpg'))
         explanatory = {}
         if self.split == 'train' and self.add_explanatory and os.path.isfile(self.path(self.EXPLANATORY)):
-            for item in load_json(self.path(self.EXPLANATORY)):
+            exp_file = self.path(self.EXPLANATORY)
+            items = load_json(exp_file)
+            expect(isinstance(items, list), f'{exp_file}: expected a list of {{"image", "query", "outputs"}}')
+            for n, item in enumerate(items):
+                if not (isinstance(item, dict) and all(isinstance(item.get(k), str) for k in ('image', 'query',
+                                                                                                'outputs'))):
+                    self.skip(f'{exp_file}: item {n} is not {{"image", "query", "outputs"}} texts: '
+                              f'{str(item)[:80]!r}', exp_file, sample=str(n))
+                    continue
                 explanatory[os.path.splitext(os.path.basename(item['image']))[0]] = item
         for name in images:
-            yield from self._parse_image(folder, name, explanatory)
+            stem = os.path.splitext(name)[0]
+            # each image has its own JSON: a bad (even unparseable) one loses only that image
+            yield from self.try_item(self._parse_image, folder, name, explanatory, default=[],
+                                     file=os.path.join(folder, f'{stem}.json'), sample=stem)
 
-    def _parse_image(self, folder: str, name: str, explanatory: dict) -> Iterable[Sample]:
+    def _parse_image(self, folder: str, name: str, explanatory: dict) -> list[Sample]:
         stem = os.path.splitext(name)[0]
         image, meta_file = os.path.join(folder, name), os.path.join(folder, f'{stem}.json')
+        expect(os.path.isfile(meta_file), f'{meta_file}: missing (the annotation of {image})')
         meta = load_json(meta_file)
         expect(isinstance(meta, dict) and 'shapes' in meta and 'text' in meta,
                f'{meta_file}: expected {{"text", "is_sentence", "shapes"}}')
@@ -77,8 +89,13 @@ class ReasonSegDataset(UniPixelDataset):
         turns = [(str(i), text, query_type, None) for i, text in enumerate(texts)]
         if stem in explanatory:
             turns.append(('exp', explanatory[stem]['query'], 'explanatory', explanatory[stem]['outputs']))
+        samples = []
         for qid, text, qtype, answer in turns:
-            yield Sample(
+            # an empty query loses only itself, not the image's other queries
+            if self.try_item(expect_text, text, f'{meta_file}: text {qid}', 'query', file=meta_file,
+                             sample=f'{stem}/{qid}') is None:
+                continue
+            samples.append(Sample(
                 id=f'{stem}/{qid}',
                 source=self.SOURCE,
                 data_type='seg_image',
@@ -90,4 +107,5 @@ class ReasonSegDataset(UniPixelDataset):
                 objects=[target],
                 ignore=ignore,
                 answer=answer,
-                meta={'image': stem, 'annotation': meta_file})
+                meta={'image': stem, 'annotation': meta_file}))
+        return samples

@@ -19,7 +19,7 @@ from typing import Iterable
 
 from ...prompts import seg_conversation
 from ...registry import DATASETS
-from ..base import UniPixelDataset, expect, load_json, load_pickle
+from ..base import UniPixelDataset, expect, expect_text, load_json, load_pickle
 from ..schema import MaskPart, ObjectMasks, Sample
 
 
@@ -79,25 +79,44 @@ class RefCOCODatasetBase(UniPixelDataset):
         anns = {ann['id']: ann for ann in instances['annotations']}
 
         by_image: dict = OrderedDict()
-        for ref in refs:
-            if split_matches(ref.get('split', ''), self.split):
+        for n, ref in enumerate(refs):
+            if not isinstance(ref, dict) or 'image_id' not in ref:
+                self.skip(f'{refs_file}: ref {n} is not a ref with an "image_id": {str(ref)[:80]!r}', refs_file,
+                          sample=str(n))
+            elif split_matches(ref.get('split', ''), self.split):
                 by_image.setdefault(ref['image_id'], []).append(ref)
 
         for image_id, image_refs in by_image.items():
-            expect(image_id in images, f'{inst_file}: image {image_id} (used by refs in {refs_file}) not listed')
+            if image_id not in images:
+                self.skip(f'{inst_file}: image {image_id} (used by refs {[r.get("ref_id") for r in image_refs]} in '
+                          f'{refs_file}) not listed', inst_file, sample=str(image_id))
+                continue
             img = images[image_id]
-            height, width = img['height'], img['width']
-            path = self.path(self.IMAGES, img['file_name'])
             turns = []  # (sentence, sent_id, ref, ann)
             for ref in image_refs:
-                expect(ref['ann_id'] in anns, f'{inst_file}: annotation {ref["ann_id"]} of ref {ref["ref_id"]} '
-                       'not found')
-                for sent in ref['sentences']:
-                    turns.append((sent['sent'], sent['sent_id'], ref, anns[ref['ann_id']]))
+                turns += self.try_item(self._turns, ref, anns, refs_file, inst_file, file=refs_file,
+                                       sample=f'ref {ref.get("ref_id")}', default=[])
             groups = [turns] if self.group_by_image else [[t] for t in turns]
             for group in groups:
                 if group:
-                    yield self._sample(group, path, img, height, width, inst_file)
+                    sample = self.try_item(self._image_sample, group, img, inst_file, file=inst_file,
+                                           sample=str(img['id'] if self.group_by_image else group[0][1]))
+                    if sample is not None:
+                        yield sample
+
+    def _turns(self, ref: dict, anns: dict, refs_file: str, inst_file: str) -> list[tuple]:
+        """``(sentence, sent_id, ref, ann)`` of each sentence of one ref; an empty sentence loses only itself."""
+        expect(ref['ann_id'] in anns, f'{inst_file}: annotation {ref["ann_id"]} of ref {ref["ref_id"]} not found')
+        turns = []
+        for sent in ref['sentences']:
+            ok = self.try_item(expect_text, sent['sent'], f'{refs_file}: ref {ref["ref_id"]} sentence '
+                               f'{sent.get("sent_id")}', 'sentence', file=refs_file, sample=str(sent.get('sent_id')))
+            if ok is not None:  # the text as it is (upstream does not strip it)
+                turns.append((sent['sent'], sent['sent_id'], ref, anns[ref['ann_id']]))
+        return turns
+
+    def _image_sample(self, turns: list, img: dict, where: str) -> Sample:
+        return self._sample(turns, self.path(self.IMAGES, img['file_name']), img, img['height'], img['width'], where)
 
     def _sample(self, turns: list, path: str, img: dict, height: int, width: int, where: str) -> Sample:
         conversation, objects, boxes, turn_objects, ann_index = [], [], [], [], {}

@@ -16,6 +16,11 @@ Layouts (relative to the data root; upstream's ``data/``):
 ``meta_expressions.json`` = ``{"videos": {video: {"expressions": {exp_id: {"exp", "obj_id", "anno_id"}},
 "frames": [frame names]}}}``; ``mask_dict`` = ``{str(anno_id): [COCO RLE or null, one per frame]}``. An expression's
 mask on a frame is the union of its ``anno_id`` s' masks. One sample per expression.
+
+A bad expression loses only itself: an ``anno_id`` missing from the mask dict, masks for another number of frames
+than the video lists, an empty text or a malformed entry skips that expression (a video entry without ``frames`` /
+``expressions`` skips that video) and is recorded in ``dataset.problems``; an unreadable file, or one whose top level
+is not what the format says, fails the split.
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from typing import Iterable, Optional
 
 from ...prompts import seg_conversation
 from ...registry import DATASETS
-from ..base import UniPixelDataset, expect, load_json, load_pickle
+from ..base import EmptyExpressionError, UniPixelDataset, expect, load_json, load_pickle
 from ..schema import MaskPart, ObjectMasks, Sample
 
 REVOS_TASKS = {0: 'referring', 1: 'reasoning', 2: 'other'}
@@ -61,14 +66,22 @@ def needed_files(meta: dict, masks: dict) -> dict[str, list[str]]:
     return {split: [meta[split]] + ([masks[split]] if masks.get(split) else []) for split in meta}
 
 
-def expression_masks(anno_ids: list, mask_dict: dict, num_frames: int, where: str) -> ObjectMasks:
-    """Lazy masks of one expression: per frame, the RLEs of its ``anno_ids`` (union)."""
+def expression_masks(anno_ids: list, mask_dict: dict, num_frames: int, where: str, named_by: str = '',
+                     file: Optional[str] = None) -> ObjectMasks:
+    """Lazy masks of one expression: per frame, the RLEs of its ``anno_ids`` (union).
+
+    ``where`` names the masks in messages (the mask file, or ``file[index]``), ``named_by`` the expression that
+    points to them, ``file`` the mask file (the file at fault in the :class:`~..base.AnnotationError`).
+    """
     frames: list[list[MaskPart]] = [[] for _ in range(num_frames)]
+    by = f' (named by {named_by})' if named_by else ''
     for anno_id in anno_ids:
         rles = mask_dict.get(str(anno_id), mask_dict.get(anno_id))
-        expect(rles is not None, f'{where}: anno_id {anno_id} has no entry in the mask dict')
-        expect(len(rles) == num_frames, f'{where}: anno_id {anno_id} has masks for {len(rles)} frames but the '
-               f'video lists {num_frames} frames')
+        expect(rles is not None, f'{where}: anno_id {anno_id}{by} has no entry in the mask dict', file)
+        expect(isinstance(rles, list), f'{where}: anno_id {anno_id}{by} is a {type(rles).__name__}, not a list of '
+               'masks (one per frame)', file)
+        expect(len(rles) == num_frames, f'{where}: anno_id {anno_id}{by} has masks for {len(rles)} frames but the '
+               f'video lists {num_frames} frames', file)
         for t, rle in enumerate(rles):
             if rle is not None:
                 frames[t].append(MaskPart('rle', rle, source=where))
@@ -98,17 +111,22 @@ class MetaExpressionsDataset(UniPixelDataset):
 
     def load_masks(self) -> Optional[dict]:
         mask_file = self.MASKS.get(self.split)
-        return load_json(self.path(mask_file)) if mask_file else None
+        if not mask_file:
+            return None
+        masks = load_json(self.path(mask_file))
+        expect(isinstance(masks, dict), f'{self.path(mask_file)}: expected a dict of anno_id -> [mask per frame], got '
+               f'a {type(masks).__name__}')
+        return masks
 
     def masks_of(self, vid: str, exp_id: str, exp: dict, mask_dict: dict, num_frames: int) -> ObjectMasks:
-        where = self.path(self.MASKS[self.split])
+        mask_file, meta_file = self.path(self.MASKS[self.split]), self.path(self.META[self.split])
         anno_ids = exp.get('anno_id')
-        expect(anno_ids is not None, f'{self.path(self.META[self.split])}: expression {vid}/{exp_id} has no '
-               '"anno_id"')
+        expect(anno_ids is not None, f'{meta_file}: expression {vid}/{exp_id} has no "anno_id"')
         anno_ids, obj_ids = as_list(anno_ids), as_list(exp.get('obj_id', anno_ids))
-        expect(len(anno_ids) == len(obj_ids), f'{self.path(self.META[self.split])}: expression {vid}/{exp_id} has '
+        expect(len(anno_ids) == len(obj_ids), f'{meta_file}: expression {vid}/{exp_id} has '
                f'{len(obj_ids)} obj_id but {len(anno_ids)} anno_id')
-        return expression_masks(anno_ids, mask_dict, num_frames, where)
+        return expression_masks(anno_ids, mask_dict, num_frames, mask_file,
+                                named_by=f'expression {vid}/{exp_id} of {meta_file}', file=mask_file)
 
     def frames_of(self, vid: str, frames: list[str]) -> list[str]:
         return [self.path(self.FRAMES[self.split], vid, f'{name}.jpg') for name in frames]
@@ -119,48 +137,64 @@ class MetaExpressionsDataset(UniPixelDataset):
 
     def parse(self) -> Iterable[Sample]:
         meta_file = self.path(self.META[self.split])
-        videos = load_json(meta_file, ordered=True)
-        expect(isinstance(videos, dict) and 'videos' in videos, f'{meta_file}: expected {{"videos": ...}}')
-        videos = videos['videos']
+        data = load_json(meta_file, ordered=True)
+        expect(isinstance(data, dict) and isinstance(data.get('videos'), dict),
+               f'{meta_file}: expected {{"videos": {{video: {{"frames", "expressions"}}}}}}')
         mask_dict = self.load_masks()
-        for vid, video in videos.items():
-            expect('frames' in video and 'expressions' in video,
-                   f'{meta_file}: video {vid} lacks "frames" or "expressions"')
+        for vid, video in data['videos'].items():
+            if not (isinstance(video, dict) and isinstance(video.get('frames'), list)
+                    and isinstance(video.get('expressions'), dict)):
+                self.skip(f'{meta_file}: video {vid}: expected {{"frames": [...], "expressions": {{...}}}}; its '
+                          'expressions are skipped', meta_file, video=vid)
+                continue
             for exp_id, exp in video['expressions'].items():
                 exp_id = str(exp_id)
-                expect('exp' in exp, f'{meta_file}: expression {vid}/{exp_id} has no "exp" text')
-                if self.split == 'train' and self.SKIP_EMPTY_IN_TRAIN and 'obj_id' in exp and \
-                        len(as_list(exp['obj_id'])) == 0:
-                    continue
-                frame_names = list(video['frames'])
-                objects = []
-                if mask_dict is not None:
-                    objects = [self.masks_of(vid, exp_id, exp, mask_dict, len(frame_names))]
-                    span = self.crop(vid, objects[0])
-                    if span is not None:
-                        start, end = span
-                        if end - start < 2:
-                            continue
-                        frame_names = frame_names[start:end]
-                        objects = [ObjectMasks(objects[0].frames[start:end], objects[0].object_id)]
-                query, query_type = self.query(exp)
-                media = 'video' if len(frame_names) > 1 else 'image'
-                fields = dict(
-                    id=f'{vid}/{exp_id}',
-                    source=self.SOURCE,
-                    data_type=f'seg_{media}',
-                    media_type='frames',
-                    media=self.frames_of(vid, frame_names),
-                    conversation=seg_conversation(query, query_type, media),
-                    query=query,
-                    query_type=query_type,
-                    objects=objects,
-                    meta={'video': vid, 'exp_id': exp_id, 'obj_id': as_list(exp.get('obj_id')),
-                          'frame_names': frame_names})
-                extra = self.extra(vid, exp_id, exp)
-                fields['meta'].update(extra.pop('meta', {}))
-                fields.update(extra)
-                yield Sample(**fields)
+                sample = self.try_item(self.expression, vid, exp_id, exp, list(video['frames']), mask_dict,
+                                       meta_file, file=meta_file, video=vid, sample=f'{vid}/{exp_id}')
+                if sample is not None:
+                    yield sample
+
+    def expression(self, vid: str, exp_id: str, exp: dict, frame_names: list[str], mask_dict: Optional[dict],
+                   meta_file: str) -> Optional[Sample]:
+        """The sample of one expression; ``None`` when it is left out on purpose (no object in train, empty crop).
+        Raises :class:`~..base.AnnotationError` (or the error of a malformed entry) when it is bad."""
+        where = f'{meta_file}: expression {vid}/{exp_id}'
+        expect(isinstance(exp, dict), f'{where}: expected {{"exp", "obj_id", "anno_id"}}, got {str(exp)[:80]!r}')
+        expect('exp' in exp, f'{where}: has no "exp" text')
+        expect(isinstance(exp['exp'], str), f'{where}: "exp" is a {type(exp["exp"]).__name__}, not a text')
+        if self.split == 'train' and self.SKIP_EMPTY_IN_TRAIN and 'obj_id' in exp and \
+                len(as_list(exp['obj_id'])) == 0:
+            return None
+        query, query_type = self.query(exp)
+        if not query:
+            raise EmptyExpressionError(f'{where}: the expression text is empty ({exp["exp"]!r})')
+        objects = []
+        if mask_dict is not None:
+            objects = [self.masks_of(vid, exp_id, exp, mask_dict, len(frame_names))]
+            span = self.crop(vid, objects[0])
+            if span is not None:
+                start, end = span
+                if end - start < 2:
+                    return None
+                frame_names = frame_names[start:end]
+                objects = [ObjectMasks(objects[0].frames[start:end], objects[0].object_id)]
+        media = 'video' if len(frame_names) > 1 else 'image'
+        fields = dict(
+            id=f'{vid}/{exp_id}',
+            source=self.SOURCE,
+            data_type=f'seg_{media}',
+            media_type='frames',
+            media=self.frames_of(vid, frame_names),
+            conversation=seg_conversation(query, query_type, media),
+            query=query,
+            query_type=query_type,
+            objects=objects,
+            meta={'video': vid, 'exp_id': exp_id, 'obj_id': as_list(exp.get('obj_id')),
+                  'frame_names': frame_names})
+        extra = self.extra(vid, exp_id, exp)
+        fields['meta'].update(extra.pop('meta', {}))
+        fields.update(extra)
+        return Sample(**fields)
 
 
 @DATASETS.register_module(name=['MeViSDataset', 'mevis'])
@@ -257,7 +291,14 @@ class VISADataset(MetaExpressionsDataset):
             return None
         masks = load_pickle(self.path(mask_file))
         expect(isinstance(masks, dict), f'{self.path(mask_file)}: expected a dict of expression index -> masks')
-        videos = load_json(self.path(self.META[self.split]), ordered=True)['videos']
+        meta_file = self.path(self.META[self.split])
+        data = load_json(meta_file, ordered=True)
+        videos = data.get('videos') if isinstance(data, dict) else None
+        # the running index counts every expression of the file: one malformed video shifts all that follow it
+        expect(isinstance(videos, dict) and all(isinstance(v, dict) and isinstance(v.get('expressions'), dict)
+                                                for v in videos.values()),
+               f'{meta_file}: expected {{"videos": {{video: {{"expressions": {{...}}}}}}}} for every video (the masks '
+               f'of {self.path(mask_file)} are numbered over all of them)')
         self._running_index = running_expression_index(videos, self.index_order)
         expect(len(masks) == len(self._running_index),
                f'{self.path(mask_file)} holds {len(masks)} expressions but '
@@ -267,8 +308,10 @@ class VISADataset(MetaExpressionsDataset):
 
     def masks_of(self, vid: str, exp_id: str, exp: dict, mask_dict: dict, num_frames: int) -> ObjectMasks:
         index = self._running_index[(vid, exp_id)]
-        where = f'{self.path(self.MASKS[self.split])}[{index}]'
-        obj = expression_masks([index], mask_dict, num_frames, where)
+        mask_file = self.path(self.MASKS[self.split])
+        obj = expression_masks([index], mask_dict, num_frames, f'{mask_file}[{index}]',
+                               named_by=f'expression {vid}/{exp_id} of {self.path(self.META[self.split])}',
+                               file=mask_file)
         return ObjectMasks(obj.frames, object_id=exp.get('obj_id'))
 
     def extra(self, vid: str, exp_id: str, exp: dict) -> dict:

@@ -27,6 +27,11 @@ OBJECT_TAG = re.compile(r'<object(\d+)><region>')
 ANSWER_LETTER = re.compile(r'\(([A-Z])\)')
 
 
+def item_id(item, n: int) -> str:
+    """The id a list item's sample gets: its ``"id"``, else its position in the file."""
+    return str(item.get('id', n)) if isinstance(item, dict) else str(n)
+
+
 def timeline_objects(annotation: list, object_ids: list, where: str) -> tuple[list[int], list[ObjectMasks]]:
     """The annotated frames (union over objects, ascending) and each object's lazy masks on them."""
     timeline = sorted({int(k) for obj in annotation for k in obj})
@@ -65,9 +70,12 @@ class VideoReferBenchQDataset(UniPixelDataset):
         anno_file = self.path(self.ANNO)
         items = load_json_list(anno_file, 'questions')
         for n, item in enumerate(items):
-            yield self._sample(item, n, anno_file)
+            sample = self.try_item(self._sample, item, n, anno_file, file=anno_file, sample=item_id(item, n))
+            if sample is not None:
+                yield sample
 
     def _sample(self, item: dict, n: int, anno_file: str) -> Sample:
+        expect(isinstance(item, dict), f'{anno_file} (item {n}): expected an object, got {type(item).__name__}')
         where = f'{anno_file} (item {n}, id {item.get("id")})'
         for key in ('video', 'Question', 'options', 'Answer', 'frame_idx', 'annotation'):
             expect(key in item, f'{where}: missing "{key}"')
@@ -116,22 +124,28 @@ class VideoReferBenchDDataset(UniPixelDataset):
         anno_file = self.path(self.ANNO)
         items = load_json_list(anno_file, 'items')
         for n, item in enumerate(items):
-            where = f'{anno_file} (item {n})'
-            for key in ('video', 'caption', 'frame_idx', 'annotation'):
-                expect(key in item, f'{where}: missing "{key}"')
-            timeline, objects = timeline_objects(item['annotation'], list(range(len(item['annotation']))), where)
-            frame_idx = int(item['frame_idx'])
-            expect(frame_idx in timeline, f'{where}: frame_idx {frame_idx} is not an annotated frame {timeline}')
-            media_type, media, frame_indices = timeline_media(self.path(self.VIDEOS, item['video']), timeline, where)
-            yield Sample(
-                id=str(item.get('id', n)),
-                source=self.SOURCE,
-                data_type='region_video',
-                media_type=media_type,
-                media=media,
-                frame_indices=frame_indices,
-                conversation=[{'role': 'user', 'content': self.QUESTION}],
-                objects=objects,
-                prompt_frame=timeline.index(frame_idx),
-                answer=item['caption'],
-                meta={'frame_idx': frame_idx, 'timeline': timeline, 'video': item['video']})
+            sample = self.try_item(self._sample, item, n, anno_file, file=anno_file, sample=item_id(item, n))
+            if sample is not None:
+                yield sample
+
+    def _sample(self, item: dict, n: int, anno_file: str) -> Sample:
+        expect(isinstance(item, dict), f'{anno_file} (item {n}): expected an object, got {type(item).__name__}')
+        where = f'{anno_file} (item {n})'
+        for key in ('video', 'caption', 'frame_idx', 'annotation'):
+            expect(key in item, f'{where}: missing "{key}"')
+        timeline, objects = timeline_objects(item['annotation'], list(range(len(item['annotation']))), where)
+        frame_idx = int(item['frame_idx'])
+        expect(frame_idx in timeline, f'{where}: frame_idx {frame_idx} is not an annotated frame {timeline}')
+        media_type, media, frame_indices = timeline_media(self.path(self.VIDEOS, item['video']), timeline, where)
+        return Sample(
+            id=str(item.get('id', n)),
+            source=self.SOURCE,
+            data_type='region_video',
+            media_type=media_type,
+            media=media,
+            frame_indices=frame_indices,
+            conversation=[{'role': 'user', 'content': self.QUESTION}],
+            objects=objects,
+            prompt_frame=timeline.index(frame_idx),
+            answer=item['caption'],
+            meta={'frame_idx': frame_idx, 'timeline': timeline, 'video': item['video']})

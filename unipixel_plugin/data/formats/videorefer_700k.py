@@ -29,9 +29,10 @@ Readers (upstream's names):
   the answer is added as one option (letter fixed per item, upstream draws it once) and the request wrapped as
   ``"... Please localize the relevant objects with IDs."``; items annotated on one frame are skipped.
 
-Items upstream rejects with an ``assert`` while parsing raise :class:`~..base.AnnotationError`; items it would only
-fail on when loading (a short caption annotated on several frames, an introduction that does not list every
-object) are skipped.
+Items upstream rejects with an ``assert`` while parsing are skipped and recorded in ``dataset.problems`` (upstream's
+assert stops the whole run; here a bad item loses only itself); items it would only fail on when loading (a short
+caption annotated on several frames, an introduction that does not list every object) are skipped silently, as they
+never train.
 """
 from __future__ import annotations
 
@@ -90,12 +91,16 @@ class VideoRefer700KDataset(UniPixelDataset):
         self._folders: dict[str, list[str]] = {}
         samples = []
         for n, item in enumerate(items):
-            expect(isinstance(item, dict), f'{anno_file} (item {n}): expected an object, got {type(item).__name__}')
-            sample = self._sample(n, item, f'{anno_file} (item {n}, id {item.get("id")})')
+            sample = self.try_item(self._item, n, item, anno_file, file=anno_file,
+                                   sample=str(item.get('id', n)) if isinstance(item, dict) else str(n))
             if sample is not None:
                 samples.append(sample)
         self._folders = {}
         return split_prompt_types(samples, self.SOURCE)
+
+    def _item(self, n: int, item: dict, anno_file: str) -> Optional[Sample]:
+        expect(isinstance(item, dict), f'{anno_file} (item {n}): expected an object, got {type(item).__name__}')
+        return self._sample(n, item, f'{anno_file} (item {n}, id {item.get("id")})')
 
     def _sample(self, n: int, item: dict, where: str) -> Optional[Sample]:
         for key in ('video', 'conversations', 'annotation'):
