@@ -68,7 +68,7 @@ OPTIM_WRAPPER_CONSTRUCTORS = _child('optimizer wrapper constructor', MMENGINE_OP
 PARAM_SCHEDULERS = _child('parameter scheduler', MMENGINE_PARAM_SCHEDULERS, [ENGINE])
 
 # evaluation and visualisation
-METRICS = _child('metric', MMENGINE_METRICS, ['evaluation'])
+METRICS = _child('metric', MMENGINE_METRICS, ['evaluation.metrics.mmengine_metrics'])
 EVALUATOR = _child('evaluator', MMENGINE_EVALUATOR, ['evaluation'])
 VISUALIZERS = _child('visualizer', MMENGINE_VISUALIZERS, [ENGINE])
 VISBACKENDS = _child('vis_backend', MMENGINE_VISBACKENDS, [ENGINE])

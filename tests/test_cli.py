@@ -98,8 +98,8 @@ def test_tasks_path_points_at_the_installed_task_folder():
 
 def test_data_check_is_wired_into_the_command(tmp_path):
     out = unipixel('data', 'check', str(tmp_path), '--json', str(tmp_path / 'report.json'))
-    assert out.returncode == 0, out.stderr
-    assert '[absent]' in out.stdout and 'mevis' in out.stdout
+    assert out.returncode == 1, out.stderr
+    assert f'no known dataset found under {tmp_path}' in out.stdout and 'mevis' in out.stdout
     assert (tmp_path / 'report.json').exists()
 
 

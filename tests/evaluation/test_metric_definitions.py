@@ -11,7 +11,6 @@ from unipixel_plugin.evaluation.metrics import (
     boundary_map,
     boundary_tolerance,
     choice_accuracy,
-    decode_rle,
     generalized_iou,
     intersection_and_union,
     j_and_f,
@@ -225,7 +224,10 @@ def test_choice_accuracy_per_type():
 
 
 def test_decode_rle_matches_pycocotools():
+    """The folder scorer reads RLEs with the package's one decoder (unipixel_plugin.masks)."""
     from pycocotools import mask as mask_utils
+
+    from unipixel_plugin.masks import decode_rle
     rng = np.random.default_rng(5)
     for i in range(40):
         h, w = (int(v) for v in rng.integers(1, 70, 2))
@@ -238,7 +240,7 @@ def test_decode_rle_matches_pycocotools():
     # uncompressed counts, column-major: 1 zero, 2 ones, 3 zeros over [[a, c, e], [b, d, f]]
     np.testing.assert_array_equal(decode_rle({'size': [2, 3], 'counts': [1, 2, 3]}),
                                   np.array([[0, 1, 0], [1, 0, 0]], np.uint8))
-    with pytest.raises(ValueError, match='add up'):
+    with pytest.raises(ValueError, match='sum to 3'):
         decode_rle({'size': [2, 3], 'counts': [1, 2]})
 
 

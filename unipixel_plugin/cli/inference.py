@@ -5,7 +5,7 @@ import json
 import logging
 from pathlib import Path
 
-from unipixel_plugin.prompts import PROMPT_TYPES, SEG_ANSWER, guess_prompt_type
+from unipixel_plugin.prompts import PROMPT_TYPES, SEG_ANSWER, guess_prompt_type, seg_request
 from unipixel_plugin.toy import sample_media
 
 logger = logging.getLogger('unipixel')
@@ -79,7 +79,7 @@ def add_inference_commands(sub) -> None:
     p.add_argument('--sample', choices=('image', 'video'), default='image', help='bundled sample to use')
     p.add_argument('--prompt-type', choices=PROMPT_TYPES, default=None,
                    help='how QUERY is phrased (upstream\'s templates; raw: sent as typed). Default: guessed, raw if '
-                   'QUERY ends with . ? or !, else query ("Please segment the QUERY in this image.")')
+                   'QUERY ends with . ? or !, else query (red square -> "' + seg_request('red square', 'query', 'image') + '")')
     p.add_argument('--answer', default=None, help='teacher-force this answer (e.g. "' + SEG_ANSWER + '") '
                    'instead of generating one')
     common(p)

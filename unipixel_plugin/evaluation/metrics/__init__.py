@@ -35,7 +35,6 @@ from .refvos import (
 )
 from .refvos_folders import (
                                      FolderScores,
-                                     decode_rle,
                                      running_anno_ids,
                                      score_prediction_folder,
 )
@@ -52,7 +51,7 @@ from .video_segmentation import (
 __all__ = [
     'BOUND_TH', 'boundary_tolerance', 'tolerance_disk', 'boundary_map', 'jaccard', 'boundary_f', 'j_and_f',
     'ExpressionScores', 'score_expression', 'revos_accuracy_robustness', 'refvos_summary', 'revos_expression_percent',
-    'revos_summary', 'FolderScores', 'decode_rle', 'running_anno_ids', 'score_prediction_folder',
+    'revos_summary', 'FolderScores', 'running_anno_ids', 'score_prediction_folder',
     'intersection_and_union', 'sample_iou', 'cumulative_iou', 'generalized_iou', 'IoUAccumulator',
     'pixelqa_volume_j', 'pixel_f1',
     'parse_choice', 'answer_letter', 'score_choice', 'choice_accuracy', 'ChoiceTally', 'ChoiceAccuracy',

@@ -24,6 +24,8 @@ from typing import Any, Mapping, Optional
 import cv2
 import numpy as np
 
+from unipixel_plugin.masks import decode_rle
+
 from .refvos import (
     ExpressionScores,
     refvos_summary,
@@ -33,50 +35,6 @@ from .refvos import (
 from .video_segmentation import BOUND_TH, j_and_f
 
 ON_ERROR = ('raise', 'zero')
-
-
-def decode_rle(rle: Mapping[str, Any]) -> np.ndarray:
-    """``uint8`` 0/1 mask ``(H, W)`` of a COCO RLE (``{"size": [H, W], "counts": str | bytes | list}``)."""
-    try:
-        height, width = (int(v) for v in rle['size'])
-        counts = rle['counts']
-    except (TypeError, KeyError, ValueError) as e:
-        raise ValueError(f'not a COCO RLE (need "size": [H, W] and "counts"): {str(rle)[:80]}') from e
-    if isinstance(counts, (list, tuple)):
-        runs = np.asarray(counts, dtype=np.int64)
-    else:
-        runs = _runs_from_string(counts.encode('ascii') if isinstance(counts, str) else bytes(counts))
-    if (runs < 0).any() or int(runs.sum()) != height * width:
-        raise ValueError(f'COCO RLE counts add up to {int(runs.sum())} pixels, its size {height}x{width} has '
-                         f'{height * width}')
-    values = np.zeros(len(runs), dtype=np.uint8)
-    values[1::2] = 1
-    return np.repeat(values, runs).reshape(width, height).T  # column-major
-
-
-def _runs_from_string(text: bytes) -> np.ndarray:
-    """Run lengths of COCO's compressed counts: 5-bit groups, 0x20 = more follows, 0x10 on the last = negative,
-    and from the third run on each value is a difference to the run two places before."""
-    if not text:
-        return np.zeros(0, dtype=np.int64)
-    chars = np.frombuffer(text, dtype=np.uint8).astype(np.int64) - 48
-    if (chars < 0).any() or (chars > 63).any():
-        raise ValueError('COCO RLE counts string has characters outside "0".."o"')
-    last = (chars & 0x20) == 0
-    if not last[-1]:
-        raise ValueError('COCO RLE counts string ends inside a number')
-    ends = np.flatnonzero(last)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    group = np.repeat(np.arange(len(starts)), ends - starts + 1)
-    position = np.arange(len(chars)) - starts[group]
-    values = np.add.reduceat((chars & 0x1f) << (5 * position), starts)
-    negative = (chars[ends] & 0x10) != 0
-    values[negative] -= np.left_shift(1, 5 * (ends - starts + 1))[negative]
-    even, odd = values[0::2].copy(), values[1::2]
-    even[1:] = np.cumsum(even[1:])
-    runs = np.empty_like(values)
-    runs[0::2], runs[1::2] = even, np.cumsum(odd)
-    return runs
 
 
 def running_anno_ids(videos: Mapping[str, Any]) -> dict:
@@ -125,7 +83,7 @@ def _decode_union(entries, shape, raw: bool) -> np.ndarray:
     for rle in entries:
         if not rle:
             continue
-        mask = decode_rle(rle)
+        mask = decode_rle(rle).astype(np.uint8)
         if mask.shape != tuple(shape):
             raise ValueError(f'an RLE mask of size {mask.shape} in a video of frame size {tuple(shape)}')
         if raw:
@@ -225,4 +183,4 @@ def _score_expression_folder(pred_root, vid, exp_id, frames, expression, mask_di
     return ExpressionScores(float(j.mean()), float(f.mean()), float(a.mean()), float(r.mean()))
 
 
-__all__ = ['ON_ERROR', 'decode_rle', 'running_anno_ids', 'FolderScores', 'score_prediction_folder']
+__all__ = ['ON_ERROR', 'running_anno_ids', 'FolderScores', 'score_prediction_folder']
