@@ -1,4 +1,5 @@
-"""``unipixel leaderboard``: side-by-side tables and charts of any models' results."""
+"""``unipixel score`` (any model's predictions, scored with this package's metrics) and ``unipixel leaderboard``
+(side-by-side tables and charts of any models' results)."""
 from __future__ import annotations
 
 
@@ -17,7 +18,37 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def cmd_score(args) -> int:
+    import json
+
+    from unipixel_plugin.evaluation.scoring import format_table, score_folder
+    result = score_folder(args.benchmark, args.pred, args.data_root, args.split, ar_convention=args.ar_convention,
+                          round_percent=not args.no_rounding)
+    print(format_table(result))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(result, f, indent=1)
+        print(f'json   : {args.json}')
+    return 0
+
+
 def add_evaluation_commands(sub) -> None:
+    from unipixel_plugin.evaluation.scoring import BENCHMARKS
+    p = sub.add_parser('score', help="score a prediction folder of any model with this package's metrics",
+                       description='Score PRED (the PNG tree <video>/<expression>/<frame>.png, 0/255) against a '
+                       "benchmark's native ground truth under --data-root / $UNIPIXEL_DATA_ROOT.")
+    p.add_argument('benchmark', choices=BENCHMARKS)
+    p.add_argument('pred', help='prediction folder')
+    p.add_argument('--data-root', default=None, help='data root (default: $UNIPIXEL_DATA_ROOT)')
+    p.add_argument('--split', default=None, help='split (default: the benchmark\'s evaluation split)')
+    p.add_argument('--json', default=None, help='also write the scores (fractions) to this JSON file')
+    p.add_argument('--ar-convention', choices=('binary', 'raw'), default='binary',
+                   help='ReVOS A/R: masks read as != 0 (binary) or VISA\'s arithmetic on the PNG values (raw: 0/255 '
+                   'and 0/1 PNGs then differ)')
+    p.add_argument('--no-rounding', action='store_true',
+                   help='ReVOS: average unrounded expression scores (upstream rounds each to 0.01 %%)')
+    p.set_defaults(func=cmd_score)
+
     p = sub.add_parser('leaderboard', help='side-by-side table (Markdown, HTML) and charts of results files',
                        description='Read lmms-eval results files (<output>/<model>/<date>_results.json) and '
                        '`unipixel score` JSONs of any models; write leaderboard.md, leaderboard.html and one bar '
