@@ -52,8 +52,11 @@ class UniPixelLMM(lmms):
             media = load_media(videos[0], self.predictor.sample_frames)
         elif images:
             image = images[0]
-            array = np.asarray(image.convert('RGB')) if hasattr(image, 'convert') else np.asarray(image)
-            media = load_media(array)
+            if isinstance(image, str):  # a path, as this package's tasks give it
+                media = load_media(image)
+            else:
+                media = load_media(np.asarray(image.convert('RGB')) if hasattr(image, 'convert') else
+                                   np.asarray(image))
         else:
             raise ValueError('UniPixel needs an image or a video in every request')
         return media, '\n'.join(texts)
