@@ -15,6 +15,9 @@ class PixelQwen2_5_VLConfig(Qwen2_5_VLConfig):
     sam2_config (`str`, defaults to "configs/sam2.1_hiera_b+"): SAM 2 variant, upstream spelling accepted.
     sam2_checkpoint (`str`, *optional*): SAM 2 weights used only when initialising a new model for training.
     sam2_image_size (`int`, defaults to 768): SAM 2 input size (768 in the official weights; tests use 256).
+    sam2_overrides (`dict` or `list`, *optional*): extra Hydra overrides of the SAM 2 variant (``{key below model.:
+        value}`` or ``'++model.key=value'`` strings), e.g. fewer Hiera blocks / channels for a micro model. Not an
+        upstream field; absent (None) in the official checkpoints.
     sam2_hidden_tokens (`int`, defaults to 2): hidden sparse tokens predicted per `<|seg|>`.
     sam2_enable_decoder (`bool`, defaults to True): decode masks for `<|seg|>` tokens when frames are given.
     sam2_batch_mode (`bool`, defaults to False): decode every frame independently (as images) instead of tracking.
@@ -35,6 +38,7 @@ class PixelQwen2_5_VLConfig(Qwen2_5_VLConfig):
     sam2_checkpoint: str | None = None
     sam2_image_size: int = 768
     sam2_hidden_tokens: int = 2
+    sam2_overrides: Any = None
     sam2_enable_decoder: bool = True
     sam2_batch_mode: bool = False
     sam2_apply_postprocessing: bool = False

@@ -30,13 +30,14 @@ class SAM2MaskHead(nn.Module):
     Args:
         llm_dim: LLM width. sam2_config / image_size: the SAM 2 variant and its input size.
         hidden_tokens: sparse tokens per ``<|seg|>`` (2 in UniPixel).
+        sam2_overrides: extra Hydra overrides of the variant (see :func:`~.sam2_extension.build_sam2`).
     """
 
     def __init__(self, llm_dim: int, sam2_config: str = 'configs/sam2.1_hiera_b+', image_size: int = 768,
-                 hidden_tokens: int = 2):
+                 hidden_tokens: int = 2, sam2_overrides=None):
         super().__init__()
         from unipixel_plugin.models.sam2_extension import build_sam2
-        self.sam2 = build_sam2(sam2_config, image_size)
+        self.sam2 = build_sam2(sam2_config, image_size, overrides=sam2_overrides)
         self.seg_head = SegTokenHead(llm_dim, self.sam2.hidden_dim, hidden_tokens)
 
     @torch.inference_mode()

@@ -69,7 +69,8 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
         self._captured: dict[str, torch.Tensor] = {}
         if config.sam2_config is not None:
             llm_dim = config.text_config.hidden_size
-            head = SAM2MaskHead(llm_dim, config.sam2_config, config.sam2_image_size, config.sam2_hidden_tokens)
+            head = SAM2MaskHead(llm_dim, config.sam2_config, config.sam2_image_size, config.sam2_hidden_tokens,
+                                getattr(config, 'sam2_overrides', None))
             prompts = VisualPromptEncoder(llm_dim, head.sam2.hidden_dim, config.sam2_image_size,
                                           head.sam2.sam_image_embedding_size)
             # Official checkpoints keep the components' parts at the top level (seg_head.*, sam2.*, ref_*, tem_*):

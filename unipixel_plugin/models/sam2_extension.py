@@ -317,8 +317,14 @@ class UniPixelSAM2(SAM2VideoPredictor):
             progress.close()
 
 
-def build_sam2(config_name: str, image_size: int, device: torch.device | str = 'cpu') -> UniPixelSAM2:
+def build_sam2(config_name: str, image_size: int, device: torch.device | str = 'cpu',
+               overrides: Sequence[str] | dict | None = None) -> UniPixelSAM2:
     """Build the SAM 2 part of UniPixel from the package's Hydra config, at ``image_size`` x ``image_size``.
+
+    ``overrides`` are extra Hydra overrides on the package's config (``config.sam2_overrides``), as a list of
+    ``'key=value'`` strings or a ``{key: value}`` dict with keys below ``model.`` (``'image_encoder.trunk.embed_dim':
+    32``): how a micro SAM 2 (fewer blocks, fewer channels) is made from a shipped variant. They are applied after
+    the size overrides, so they may also change those.
 
     Random weights; the UniPixel checkpoint (``sam2.*``) or :func:`load_sam2_checkpoint` fills them. Built in
     float32 on real memory even under a meta-device init context: SAM 2 computes RoPE tables in ``__init__`` that
@@ -331,7 +337,7 @@ def build_sam2(config_name: str, image_size: int, device: torch.device | str = '
     if image_size % 16 != 0 or image_size < 64:
         raise ValueError(f'sam2_image_size must be a multiple of 16 and >= 64, got {image_size}')
     feat = image_size // 16
-    overrides = [
+    hydra_overrides = [
         f'++model._target_={UniPixelSAM2.__module__}.{UniPixelSAM2.__qualname__}',
         f'++model.image_size={image_size}',
         f'++model.memory_attention.layer.self_attention.feat_sizes=[{feat},{feat}]',
@@ -339,8 +345,8 @@ def build_sam2(config_name: str, image_size: int, device: torch.device | str = '
         # as upstream's inference config: a re-prompted frame becomes a conditioning frame; no hole filling
         '++model.add_all_frames_to_correct_as_cond=true',
         '++model.fill_hole_area=0',
-    ]
-    cfg = compose(config_name=resolve_sam2_config(config_name), overrides=overrides)
+    ] + sam2_override_list(overrides)
+    cfg = compose(config_name=resolve_sam2_config(config_name), overrides=hydra_overrides)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float32)
     try:
@@ -349,6 +355,25 @@ def build_sam2(config_name: str, image_size: int, device: torch.device | str = '
     finally:
         torch.set_default_dtype(previous)
     return model.to(device).eval()
+
+
+def sam2_override_list(overrides: Sequence[str] | dict | None) -> list[str]:
+    """``config.sam2_overrides`` as Hydra override strings: a dict ``{'image_encoder.trunk.embed_dim': 32}`` becomes
+    ``['++model.image_encoder.trunk.embed_dim=32']`` (lists written as ``[a,b]``); strings pass unchanged."""
+    if not overrides:
+        return []
+    if isinstance(overrides, dict):
+        out = []
+        for key, value in overrides.items():
+            if isinstance(value, (list, tuple)):
+                value = '[' + ','.join(str(v) for v in value) + ']'
+            elif isinstance(value, bool):
+                value = str(value).lower()
+            out.append(f'++model.{key}={value}')
+        return out
+    if isinstance(overrides, str) or not all(isinstance(o, str) for o in overrides):
+        raise ValueError(f'sam2_overrides must be a dict or a list of Hydra override strings, got {overrides!r}')
+    return list(overrides)
 
 
 def load_sam2_checkpoint(model: UniPixelSAM2, path: str) -> None:
@@ -361,4 +386,5 @@ def load_sam2_checkpoint(model: UniPixelSAM2, path: str) -> None:
                            f'config: missing {sorted(missing)[:10]}, unexpected {sorted(unexpected)[:10]}')
 
 
-__all__ = ['HiddenTokenPromptEncoder', 'UniPixelSAM2', 'build_sam2', 'load_sam2_checkpoint', 'resolve_sam2_config']
+__all__ = ['HiddenTokenPromptEncoder', 'UniPixelSAM2', 'build_sam2', 'load_sam2_checkpoint', 'resolve_sam2_config',
+           'sam2_override_list']

@@ -2,7 +2,9 @@
 
 * :mod:`.checkpoint`: the one tiny-checkpoint factory (:func:`make_tiny_checkpoint`, official-layout folders);
 * :mod:`.cache`: the one cache folder they are made in, once (``$UNIPIXEL_TOY_ROOT``);
-* :mod:`.refvos`: procedural referring-video data in MeViS' layout and its reader (``ToyRefVOSDataset``).
+* :mod:`.refvos`: procedural referring-video data in MeViS' layout and its reader (``ToyRefVOSDataset``);
+* :mod:`.scenes`, :mod:`.model`, :mod:`.evaluate`: the micro UniPixel that is to train from scratch on a CPU
+  (work in progress: docs/toy_research.md).
 
 Importing this package is light; the submodules import the model and data code they need.
 """

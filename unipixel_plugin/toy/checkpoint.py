@@ -158,7 +158,7 @@ def legacy_key(key: str) -> str:
     return key
 
 
-def _train_tokenizer(base_vocab: int):
+def _train_tokenizer(base_vocab: int, corpus=None):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
@@ -166,21 +166,23 @@ def _train_tokenizer(base_vocab: int):
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=base_vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
                                   show_progress=False)
-    tok.train_from_iterator(_CORPUS * 4, trainer=trainer)
+    tok.train_from_iterator(list(corpus or _CORPUS) * 4, trainer=trainer)
     real = tok.get_vocab_size()
     if real < base_vocab:  # pad with unused tokens so the specials land at base_vocab + k
         tok.add_tokens([f'<|unused_{i}|>' for i in range(base_vocab - real)])
     return tok
 
 
-def write_tokenizer_and_processor(path: Path, base_vocab: int = 260, image_size_px: int = 112) -> None:
-    """Tokenizer (byte-level BPE + Qwen specials at fixed offsets), chat template and Qwen2-VL processors."""
+def write_tokenizer_and_processor(path: Path, base_vocab: int = 260, image_size_px: int = 112, corpus=None) -> None:
+    """Tokenizer (byte-level BPE + Qwen specials at fixed offsets), chat template and Qwen2-VL processors.
+
+    ``corpus``: the texts the BPE merges are learnt from (default: a few UniPixel phrases)."""
     from tokenizers import AddedToken
     from transformers import PreTrainedTokenizerFast, Qwen2_5_VLProcessor
     from transformers.models.qwen2_vl.image_processing_qwen2_vl import Qwen2VLImageProcessor
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
-    tok = _train_tokenizer(base_vocab)
+    tok = _train_tokenizer(base_vocab, corpus)
     tok.add_special_tokens([AddedToken(t, special=True, normalized=False)
                             for t in QWEN_SPECIAL_TOKENS + UNIPIXEL_TOKENS])
     for i, t in enumerate(QWEN_SPECIAL_TOKENS + UNIPIXEL_TOKENS):
@@ -216,7 +218,8 @@ def _rewrite_as_transformers4_layout(path: Path) -> None:
 
 
 def make_tiny_checkpoint(path, seed: int = 0, layout: str = 'legacy', config_overrides: dict | None = None,
-                         with_tokenizer: bool = True, drop_keys=(), corrupt_shapes: dict | None = None) -> Path:
+                         with_tokenizer: bool = True, drop_keys=(), corrupt_shapes: dict | None = None,
+                         corpus=None) -> Path:
     """Write a tiny UniPixel checkpoint directory and return its path.
 
     Args:
@@ -251,7 +254,7 @@ def make_tiny_checkpoint(path, seed: int = 0, layout: str = 'legacy', config_ove
     tensors = {k: (v.to(dtype) if not k.startswith('sam2.') else v) for k, v in tensors.items()}
     save_file(tensors, str(path / 'model.safetensors'), metadata={'format': 'pt'})
     if with_tokenizer:
-        write_tokenizer_and_processor(path, base_vocab=config['bos_token_id'])
+        write_tokenizer_and_processor(path, base_vocab=config['bos_token_id'], corpus=corpus)
         # processor.save_pretrained may rewrite nothing of config.json, but keep ours authoritative
         (path / 'config.json').write_text(json.dumps(config, indent=2))
     return path

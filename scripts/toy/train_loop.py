@@ -1,0 +1,54 @@
+"""Research loop: the micro UniPixel trained by UniPixelModel (loss mode) on HybridDataset batches of the toy scenes.
+
+PYTHONPATH=. python scripts/toy/train_loop.py --data DATA_ROOT --ckpt MICRO_CKPT --out OUT --iters 1200 --minutes 10
+"""
+import time, json, argparse, os
+import torch
+p = argparse.ArgumentParser()
+p.add_argument('--data', default='/tmp/toy/d1'); p.add_argument('--ckpt', default='/tmp/toy/ckpt0')
+p.add_argument('--out', default='/tmp/toy/run0'); p.add_argument('--iters', type=int, default=20)
+p.add_argument('--lr', type=float, default=2e-3); p.add_argument('--bs', type=int, default=4)
+p.add_argument('--frames', type=int, default=4); p.add_argument('--minutes', type=float, default=100)
+p.add_argument('--batch_mode', type=int, default=0); p.add_argument('--seed', type=int, default=0)
+p.add_argument('--warmup', type=int, default=30); p.add_argument('--threads', type=int, default=2)
+a = p.parse_args()
+torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
+from torch.utils.data import DataLoader
+from unipixel_plugin.engine.model import UniPixelModel
+from unipixel_plugin.data import HybridDataset, DataTypeGroupedSampler
+from unipixel_plugin.data.collate import unipixel_collate
+from unipixel_plugin.toy.model import LLM_PIXELS
+model = UniPixelModel(pretrained=a.ckpt, trainable='all',
+                      data_preprocessor=dict(type='UniPixelDataPreprocessor', min_pixels=LLM_PIXELS, max_pixels=LLM_PIXELS))
+model.hf_model.config.sam2_batch_mode = bool(a.batch_mode)
+model.train()
+ds = HybridDataset(datasets=[dict(type='MeViSDataset', data_root=a.data, split='train', repeat=2),
+                             dict(type='VideoReferShortCaptionRefDataset', data_root=a.data),
+                             dict(type='VideoReferQADataset', data_root=a.data)],
+                   num_frames=a.frames, sample_type='random', max_objects=5, seed=a.seed)
+print(ds)
+sampler = DataTypeGroupedSampler(ds, batch_size=a.bs, seed=a.seed)
+loader = DataLoader(ds, batch_size=a.bs, sampler=sampler, collate_fn=unipixel_collate, num_workers=0)
+opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=a.lr, weight_decay=0.0)
+sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / a.warmup) * max(0.05, 1 - i / a.iters))
+t0 = time.time(); it = 0; hist = []
+while it < a.iters:
+    for batch in loader:
+        t1 = time.time()
+        data = model.data_preprocessor(batch, training=True)
+        losses = model(**data, mode='loss')
+        loss = losses['loss_lm'] + losses.get('loss_seg', 0)
+        opt.zero_grad(); loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step(); sched.step()
+        dt = time.time() - t1
+        rec = {k: round(float(v), 4) for k, v in losses.items()}
+        rec.update(it=it, type=batch['data_types'][0], dt=round(dt, 3), t=round(time.time() - t0, 1))
+        hist.append(rec)
+        if it % 10 == 0 or it < 5: print(json.dumps(rec), flush=True)
+        it += 1
+        if it >= a.iters or time.time() - t0 > a.minutes * 60: break
+    if time.time() - t0 > a.minutes * 60: break
+print('train wall', time.time() - t0, 'iters', it)
+os.makedirs(a.out, exist_ok=True)
+model.export_hf(a.out + '/hf')
+json.dump(hist, open(a.out + '/hist.json', 'w'))
