@@ -103,3 +103,51 @@ def test_lmms_eval_runs_unipixel_on_the_task(refcoco_root, tiny_ckpt, tmp_path):
     items = [task.process_results(docs[s['doc_id']], [s['filtered_resps'][0]])['cIoU'] for s in samples]
     assert row['cIoU,none'] == pytest.approx(task.aggregate_ciou(items))
     assert row['gIoU,none'] == pytest.approx(task.aggregate_giou(items))
+
+
+def test_score_refcoco_predictions_json(refcoco_root, tmp_path):
+    from unipixel_plugin.evaluation.lmms.refer_segmentation import build_docs
+    from unipixel_plugin.masks import decode_rle
+    docs = build_docs('refcoco', 'val', str(refcoco_root))
+    gt0 = decode_rle(json.loads(docs[0]['gt']))
+    gt1 = decode_rle(json.loads(docs[1]['gt']))
+    (tmp_path / 'pred').mkdir()
+    (tmp_path / 'pred' / 'predictions.json').write_text(json.dumps([
+        {'image_id': 1, 'ref_id': 1, 'sent_id': 10, 'segmentation': encode_rle(gt0)}]))  # sent 20 missing
+    out = subprocess.run([sys.executable, '-m', 'unipixel_plugin.cli', 'score', 'refcoco', str(tmp_path / 'pred'),
+                          '--data-root', str(refcoco_root), '--json', str(tmp_path / 's.json')],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads((tmp_path / 's.json').read_text())
+    assert result['cIoU'] == pytest.approx(gt0.sum() / (gt0.sum() + gt1.sum()))
+    assert result['gIoU'] == pytest.approx(0.5) and result['missing_predictions'] == ['20']
+    assert 'missing predictions (empty masks): 1' in out.stdout
+
+
+def test_score_reason_seg_ignore_protocols(tmp_path):
+    from unipixel_plugin.evaluation.scoring import score_predictions
+    folder = tmp_path / 'data' / 'lisa' / 'reason_seg' / 'ReasonSeg' / 'val'
+    folder.mkdir(parents=True)
+    Image.fromarray(np.full((H, W, 3), 80, np.uint8)).save(folder / 'img.jpg')
+    shapes = [{'label': 'target', 'points': [[10, 10], [30, 10], [30, 30], [10, 30]], 'shape_type': 'polygon'},
+              {'label': 'ignore', 'points': [[30, 10], [40, 10], [40, 30], [30, 30]], 'shape_type': 'polygon'}]
+    (folder / 'img.json').write_text(json.dumps({'text': ['What holds the cup?'], 'is_sentence': True,
+                                                 'shapes': shapes}))
+    import cv2
+    target = np.zeros((H, W), np.uint8)
+    cv2.fillPoly(target, np.array([[[10, 10], [30, 10], [30, 30], [10, 30]]], np.int32), 1)
+    whole = np.zeros((H, W), np.uint8)
+    cv2.fillPoly(whole, np.array([[[10, 10], [40, 10], [40, 30], [10, 30]]], np.int32), 1)
+    (tmp_path / 'pred.json').write_text(json.dumps([{'image': 'img', 'text_idx': 0,
+                                                     'segmentation': encode_rle(whole.astype(bool))}]))
+    excluded = score_predictions('reason_seg', str(tmp_path / 'pred.json'), str(tmp_path / 'data'))
+    background = score_predictions('reason_seg', str(tmp_path / 'pred.json'), str(tmp_path / 'data'),
+                                   ignore='background')
+    assert excluded['gIoU'] == pytest.approx(1.0)  # the extra pixels lie in the ignore region (LISA: not scored)
+    # upstream UniPixel's clamping: the ignore region counts as background, so the extra pixels are false positives
+    # (LISA's drawing: the larger target first, then the ignore polygon over it, so the shared edge is "ignore")
+    ignore = np.zeros((H, W), np.uint8)
+    cv2.fillPoly(ignore, np.array([[[30, 10], [40, 10], [40, 30], [30, 30]]], np.int32), 1)
+    gt = target.astype(bool) & ~ignore.astype(bool)
+    assert 0 < background['gIoU'] < 1
+    assert background['gIoU'] == pytest.approx(gt.sum() / whole.astype(bool).sum())

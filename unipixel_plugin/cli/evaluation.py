@@ -21,9 +21,12 @@ def cmd_leaderboard(args) -> int:
 def cmd_score(args) -> int:
     import json
 
-    from unipixel_plugin.evaluation.scoring import format_table, score_folder
-    result = score_folder(args.benchmark, args.pred, args.data_root, args.split, ar_convention=args.ar_convention,
-                          round_percent=not args.no_rounding)
+    from unipixel_plugin.evaluation.scoring import IMAGE_BENCHMARKS, format_table, score
+    if args.benchmark in IMAGE_BENCHMARKS:
+        options = dict(ignore=args.ignore, convention=args.iou_convention)
+    else:
+        options = dict(ar_convention=args.ar_convention, round_percent=not args.no_rounding)
+    result = score(args.benchmark, args.pred, args.data_root, args.split, **options)
     print(format_table(result))
     if args.json:
         with open(args.json, 'w') as f:
@@ -35,8 +38,9 @@ def cmd_score(args) -> int:
 def add_evaluation_commands(sub) -> None:
     from unipixel_plugin.evaluation.scoring import BENCHMARKS
     p = sub.add_parser('score', help="score a prediction folder of any model with this package's metrics",
-                       description='Score PRED (the PNG tree <video>/<expression>/<frame>.png, 0/255) against a '
-                       "benchmark's native ground truth under --data-root / $UNIPIXEL_DATA_ROOT.")
+                       description='Score PRED against a benchmark\'s native ground truth under --data-root / '
+                       '$UNIPIXEL_DATA_ROOT: for video benchmarks the PNG tree <video>/<expression>/<frame>.png '
+                       '(0/255), for refcoco/refcoco+/refcocog/reason_seg a folder holding predictions.json.')
     p.add_argument('benchmark', choices=BENCHMARKS)
     p.add_argument('pred', help='prediction folder')
     p.add_argument('--data-root', default=None, help='data root (default: $UNIPIXEL_DATA_ROOT)')
@@ -45,6 +49,10 @@ def add_evaluation_commands(sub) -> None:
     p.add_argument('--ar-convention', choices=('binary', 'raw'), default='binary',
                    help='ReVOS A/R: masks read as != 0 (binary) or VISA\'s arithmetic on the PNG values (raw: 0/255 '
                    'and 0/1 PNGs then differ)')
+    p.add_argument('--ignore', choices=('exclude', 'background'), default='exclude',
+                   help='ReasonSeg "ignore" regions: left out of the score (LISA) or background (upstream UniPixel)')
+    p.add_argument('--iou-convention', choices=('exact', 'lisa'), default='exact',
+                   help="cIoU/gIoU arithmetic: exact (upstream UniPixel) or LISA's float32 with +1e-5")
     p.add_argument('--no-rounding', action='store_true',
                    help='ReVOS: average unrounded expression scores (upstream rounds each to 0.01 %%)')
     p.set_defaults(func=cmd_score)

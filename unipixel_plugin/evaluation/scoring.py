@@ -6,8 +6,14 @@ truth is read from the benchmark's native files where the dataset readers of :mo
 live (``data_root``, else ``$UNIPIXEL_DATA_ROOT``). A missing video folder scores 0 and counts (as the MeViS and
 ReVOS scripts do); a missing frame PNG counts as an empty mask and is listed by name.
 
+Image referring segmentation (``refcoco``, ``refcoco+``, ``refcocog``): PRED holds ``predictions.json``, a list of
+``{image_id, ref_id, sent_id, segmentation: COCO RLE}``; ``reason_seg``: ``[{image, text_idx, segmentation}]``
+(``image`` = the file stem). A sentence without a prediction counts as an empty mask and is listed. ReasonSeg's
+"ignore" regions are excluded by default (LISA's protocol) or clamped to background (``ignore='background'``,
+upstream UniPixel's scoring).
+
 Scores are fractions under ``J``, ``F``, ``J&F`` (ReVOS: under ``referring``, ``reasoning``, ``overall``, plus ``A``
-and ``R`` with the PNG convention named in ``protocol``).
+and ``R`` with the PNG convention named in ``protocol``) or ``cIoU``, ``gIoU``.
 """
 from __future__ import annotations
 
@@ -31,7 +37,9 @@ FOLDER_BENCHMARKS = {
     'ref_davis17': FolderBenchmark('RefDAVIS17Dataset', 'valid', keying='running'),
     'ref_sav': FolderBenchmark('RefSAVEvalDataset', 'valid'),
 }
-BENCHMARKS = tuple(FOLDER_BENCHMARKS)
+IMAGE_BENCHMARKS = {'refcoco': ('RefCOCODataset', 'val'), 'refcoco+': ('RefCOCOPlusDataset', 'val'),
+                    'refcocog': ('RefCOCOgDataset', 'val'), 'reason_seg': ('ReasonSegDataset', 'val')}
+BENCHMARKS = tuple(FOLDER_BENCHMARKS) + tuple(IMAGE_BENCHMARKS)
 
 
 def _reader(name: str):
@@ -93,20 +101,99 @@ def score_folder(benchmark: str, pred: str, data_root: str | None = None, split:
     return out
 
 
+def score_predictions(benchmark: str, pred: str, data_root: str | None = None, split: str | None = None,
+                      ignore: str = 'exclude', convention: str = 'exact') -> dict:
+    """Score ``pred`` (a folder holding ``predictions.json``, or the file) on an image benchmark (fractions)."""
+    import json
+
+    import numpy as np
+
+    from unipixel_plugin.data.mask_parts import decode_object
+    from unipixel_plugin.evaluation.metrics import cumulative_iou, generalized_iou, intersection_and_union
+    from unipixel_plugin.masks import decode_rle
+    if benchmark not in IMAGE_BENCHMARKS:
+        raise ValueError(f'unknown benchmark {benchmark!r}; expected one of {", ".join(BENCHMARKS)}')
+    path = os.path.join(pred, 'predictions.json') if os.path.isdir(pred) else pred
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path} not found: PRED is a folder holding predictions.json (or the file)')
+    with open(path) as f:
+        items = json.load(f)
+    if not isinstance(items, list):
+        raise ValueError(f'{path}: expected a list of predictions, got {type(items).__name__}')
+    reader_name, default_split = IMAGE_BENCHMARKS[benchmark]
+    split = split or default_split
+    reader = _reader(reader_name)(data_root=data_root, split=split)
+    reason = benchmark == 'reason_seg'
+    key_of = (lambda p: (str(p['image']), str(p['text_idx']))) if reason else (lambda p: str(p['sent_id']))
+    predictions = {}
+    for n, item in enumerate(items):
+        try:
+            predictions[key_of(item)] = item['segmentation']
+        except (KeyError, TypeError) as err:
+            raise ValueError(f'{path}: prediction {n} lacks {err} (expected '
+                             f'{"image, text_idx" if reason else "sent_id"} and segmentation)') from None
+    inters, unions, missing = [], [], []
+    for i in range(len(reader)):
+        sample = reader.get_data_info(i)
+        if reason:
+            key = (sample.meta['image'], sample.id.rsplit('/', 1)[1])
+            size = _size_of(sample)
+        else:
+            key = str(sample.meta['sent_ids'][0])
+            size = (sample.meta['height'], sample.meta['width'])
+        gt = decode_object(sample.objects[0], [0], size)[0]
+        ignore_mask = decode_object(sample.ignore, [0], size)[0] if getattr(sample, 'ignore', None) else None
+        if key in predictions:
+            pred_mask = decode_rle(predictions[key])
+            if pred_mask.shape != gt.shape:
+                raise ValueError(f'{path}: the prediction for {key} is {pred_mask.shape[1]}x{pred_mask.shape[0]}, '
+                                 f'the image {gt.shape[1]}x{gt.shape[0]}')
+        else:
+            pred_mask = np.zeros_like(gt)
+            missing.append(key if isinstance(key, str) else '/'.join(key))
+        inter, union = intersection_and_union(pred_mask, gt, ignore_mask, ignore=ignore)
+        inters.append(inter)
+        unions.append(union)
+    if not inters:
+        raise ValueError(f'{benchmark} {split} has no samples under the data root')
+    return {'benchmark': benchmark, 'split': split, 'prediction': os.path.abspath(path),
+            'protocol': f'ignore={ignore}' if reason else 'default', 'samples': len(inters),
+            'cIoU': cumulative_iou(inters, unions, convention), 'gIoU': generalized_iou(inters, unions, convention),
+            'missing_predictions': missing, 'missing_videos': [], 'missing_frames': []}
+
+
+def _size_of(sample) -> tuple[int, int]:
+    from PIL import Image
+    with Image.open(sample.media[0]) as image:
+        return image.height, image.width
+
+
+def score(benchmark: str, pred: str, data_root: str | None = None, split: str | None = None, **kwargs) -> dict:
+    """:func:`score_folder` or :func:`score_predictions`, by benchmark."""
+    if benchmark in IMAGE_BENCHMARKS:
+        return score_predictions(benchmark, pred, data_root, split, **kwargs)
+    return score_folder(benchmark, pred, data_root, split, **kwargs)
+
+
 def format_table(result: dict) -> str:
     """A few readable lines of a :func:`score_folder` result (percent)."""
     head = f'{result["benchmark"]} ({result["split"]})'
     lines = []
     groups = [(n, result[n]) for n in ('referring', 'reasoning', 'overall') if n in result] or [('', result)]
     for name, values in groups:
-        cells = '  '.join(f'{k} {100 * values[k]:6.2f}' for k in ('J', 'F', 'J&F', 'A', 'R') if k in values)
+        cells = '  '.join(f'{k} {100 * values[k]:6.2f}' for k in ('J', 'F', 'J&F', 'A', 'R', 'cIoU', 'gIoU')
+                          if k in values)
         lines.append(f'{head:28s} {name:10s} {cells}')
     if result['missing_videos']:
         lines.append(f'missing videos (scored 0): {len(result["missing_videos"])}, e.g. {result["missing_videos"][0]}')
     if result['missing_frames']:
         lines.append(f'missing frame PNGs (empty masks): {len(result["missing_frames"])}, e.g. '
                      f'{result["missing_frames"][0]}')
+    if result.get('missing_predictions'):
+        lines.append(f'missing predictions (empty masks): {len(result["missing_predictions"])}, e.g. '
+                     f'{result["missing_predictions"][0]}')
     return '\n'.join(lines)
 
 
-__all__ = ['BENCHMARKS', 'FOLDER_BENCHMARKS', 'score_folder', 'format_table']
+__all__ = ['BENCHMARKS', 'FOLDER_BENCHMARKS', 'IMAGE_BENCHMARKS', 'score', 'score_folder', 'score_predictions',
+           'format_table']
