@@ -34,7 +34,7 @@ def test_two_models_side_by_side_with_published_deltas(tmp_path):
     assert names == {'unipixel (UniPixel-3B)', 'Sa2VA-run'}
     revos = {(e.model, e.protocol): e.value for e in entries if e.benchmark == 'revos' and e.metric == 'J&F'}
     assert revos[('Sa2VA-run', 'overall')] == pytest.approx(50.0)
-    assert revos[('unipixel (UniPixel-3B)', 'default')] == pytest.approx(61.2)
+    assert revos[('unipixel (UniPixel-3B)', 'overall')] == pytest.approx(61.2)  # this package's ReVOS task: overall
     mv = [e for e in entries if e.benchmark == 'mvbench']
     assert mv[0].value == pytest.approx(61.0)  # already percent
     written = render(with_published(entries), tmp_path / 'board')
@@ -45,7 +45,8 @@ def test_two_models_side_by_side_with_published_deltas(tmp_path):
     assert '| Sa2VA-run | revos valid J&F overall 50.0 | VISA-13B | -0.9 |' in table
     # refcoco val cIoU: 80.0 vs UniPixel-3B's 80.5, Sa2VA's 79.6, LISA's 74.1
     assert '| unipixel (UniPixel-3B) | refcoco val cIoU 80.0 | LISA-7B | +5.9 |' in table
-    assert 'revos valid J&F 61.2 |' not in table.split('## Deltas')[1]  # protocol 'default' is not 'overall'
+    assert '| unipixel (UniPixel-3B) | revos valid J&F overall 61.2 | UniPixel-3B | -0.9 |' in table
+    assert '| unipixel (UniPixel-3B) | refcoco val gIoU' not in table  # no published gIoU for RefCOCO: no delta
     charts = {p.rsplit('/', 1)[-1]: p for p in written['charts']}
     assert {'revos.png', 'refcoco.png', 'mvbench.png'} <= set(charts)
     with Image.open(charts['revos.png']) as image:

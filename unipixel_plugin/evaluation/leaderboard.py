@@ -74,6 +74,8 @@ def read_results(path, model: str | None = None) -> list[Entry]:
         out = []
         for task, metrics in data['results'].items():
             benchmark, split, protocol = task_key(task)
+            if benchmark == 'revos' and task.startswith(TASK_PREFIX):
+                protocol = 'overall'  # this package's ReVOS task reports the overall score
             for key, value in metrics.items():
                 metric = metric_name(key)
                 if metric is None or not isinstance(value, (int, float)) or isinstance(value, bool):

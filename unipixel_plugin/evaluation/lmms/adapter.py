@@ -18,14 +18,16 @@ class UniPixelLMM(lmms):
     """Chat-style lmms-eval adapter.
 
     model_args: ``pretrained`` (checkpoint dir or hub id, required), ``device`` (auto), ``dtype`` (auto),
-    ``sample_frames`` (16), ``max_new_tokens`` (256), ``attn_implementation`` (sdpa), ``min_pixels``, ``max_pixels``.
+    ``sample_frames`` (16), ``max_new_tokens`` (256), ``attn_implementation`` (sdpa), ``min_pixels``, ``max_pixels``,
+    ``sam2_frames`` (``all``: SAM 2 tracks every frame of a video, upstream's evaluation; ``sampled``: the 16).
     """
 
     is_simple = False
 
     def __init__(self, pretrained: str | None = None, device: str = 'auto', dtype: str = 'auto',
                  sample_frames: int = 16, max_new_tokens: int = 256, attn_implementation: str = 'sdpa',
-                 min_pixels: int | None = None, max_pixels: int | None = None, batch_size=1, **kwargs):
+                 min_pixels: int | None = None, max_pixels: int | None = None, batch_size=1,
+                 sam2_frames: str = 'all', **kwargs):
         super().__init__()
         if not pretrained:
             raise ValueError('--model unipixel needs --model_args pretrained=<checkpoint dir or hub id>')
@@ -33,7 +35,8 @@ class UniPixelLMM(lmms):
         self.predictor = UniPixelPredictor.from_pretrained(
             pretrained, device=device, dtype=dtype, attn_implementation=attn_implementation,
             sample_frames=int(sample_frames), max_new_tokens=int(max_new_tokens),
-            min_pixels=int(min_pixels) if min_pixels else None, max_pixels=int(max_pixels) if max_pixels else None)
+            min_pixels=int(min_pixels) if min_pixels else None, max_pixels=int(max_pixels) if max_pixels else None,
+            sam2_frames=sam2_frames)
         self.batch_size_per_gpu = int(batch_size)
         self.pretrained = pretrained
 

@@ -1,0 +1,122 @@
+"""The lmms-eval side of UniPixel's referring video segmentation tasks (MeViS valid_u, Ref-DAVIS17, ReVOS, Ref-SAV):
+documents from the native files through the dataset readers, per-expression J and F, and the dataset aggregations
+(mean over expressions; ReVOS: referring / reasoning / overall, upstream's 0.01 % rounding), all from
+:mod:`unipixel_plugin.evaluation.metrics`.
+
+A document holds the frame folder (``video``), the ids, upstream's prompt for the expression, and ``gt``: per frame
+the COCO RLE of the union of the expression's objects. The ``unipixel`` model (``sam2_frames=all``, upstream's
+evaluation protocol) answers with a JSON string of per-frame RLEs over every frame of the folder; a plain text
+answer, or a frame without a mask, is an empty mask (so missing frames lower J, as in the reference scripts).
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from unipixel_plugin.evaluation.metrics import j_and_f, revos_summary
+from unipixel_plugin.masks import decode_rle, encode_rle
+from unipixel_plugin.prompts import seg_request
+
+READERS = {'mevis': 'MeViSDataset', 'ref_davis17': 'RefDAVIS17Dataset', 'revos': 'ReVOSDataset',
+           'ref_sav': 'RefSAVEvalDataset'}
+
+
+def build_docs(dataset: str, split: str, data_root: str | None = None) -> list[dict]:
+    """One document per expression of ``dataset``'s ``split`` (``data_root``, else ``$UNIPIXEL_DATA_ROOT``)."""
+    import unipixel_plugin.data  # noqa: F401  (registers the readers)
+    from unipixel_plugin.data.mask_parts import decode_object
+    from unipixel_plugin.data.media import read_image_size
+    from unipixel_plugin.registry import DATASETS
+    if dataset not in READERS:
+        raise ValueError(f'unknown referring video dataset {dataset!r}; expected one of {sorted(READERS)}')
+    reader = DATASETS.get(READERS[dataset])(data_root=data_root, split=split)
+    docs = []
+    for i in range(len(reader)):
+        sample = reader.get_data_info(i)
+        size = read_image_size(sample.media[0])
+        positions = list(range(len(sample.media)))
+        union = np.zeros((len(positions), *size), dtype=bool)
+        for obj in sample.objects:
+            union |= decode_object(obj, positions, size)
+        docs.append({
+            'doc_id': i, 'video': os.path.dirname(sample.media[0]), 'video_id': sample.meta['video'],
+            'exp_id': sample.meta['exp_id'], 'query': sample.query, 'type_id': int(sample.meta.get('type_id', -1)),
+            'prompt': seg_request(sample.query, sample.query_type or 'query', 'video'),
+            'frames': json.dumps([os.path.basename(p) for p in sample.media]),
+            'gt': json.dumps([encode_rle(m) for m in union])})
+    return docs
+
+
+def process_docs_for(dataset: str, split: str):
+    """A ``process_docs`` hook: the YAML's placeholder rows are replaced by the benchmark's documents."""
+    def process_docs(placeholder):
+        import datasets
+        return datasets.Dataset.from_list(build_docs(dataset, split, os.environ.get('UNIPIXEL_DATA_ROOT')))
+    return process_docs
+
+
+def doc_to_messages(doc: dict) -> list[dict]:
+    return [{'role': 'user', 'content': [{'type': 'video', 'url': doc['video']},
+                                         {'type': 'text', 'text': doc['prompt']}]}]
+
+
+def doc_to_visual(doc: dict) -> list:
+    return [doc['video']]
+
+
+def doc_to_text(doc: dict) -> str:
+    return doc['prompt']
+
+
+def predicted_track(answer: str, num_frames: int, size: tuple[int, int]) -> np.ndarray:
+    """``(T, H, W)``: the union of the answer's mask tracks on the document's frames (empty where none)."""
+    out = np.zeros((num_frames, *size), dtype=bool)
+    try:
+        record = json.loads(answer)
+    except (TypeError, ValueError):
+        return out
+    if not isinstance(record, dict):
+        return out
+    indices = record.get('frame_indices') or list(range(num_frames))
+    for track in record.get('masks') or []:
+        for t, rle in zip(indices, track):
+            if rle and 0 <= t < num_frames:
+                mask = decode_rle(rle)
+                if mask.shape == tuple(size):
+                    out[t] |= mask
+    return out
+
+
+def process_results(doc: dict, results: list) -> dict:
+    """Per-expression J and F (means over all the expression's frames), as the reference scripts."""
+    gt = np.stack([decode_rle(r) for r in json.loads(doc['gt'])])
+    pred = predicted_track(results[0] if results else '', gt.shape[0], gt.shape[1:])
+    j, f = j_and_f(pred, gt)
+    stats = {'J': float(np.mean(j)), 'F': float(np.mean(f)), 'type_id': doc['type_id'],
+             'expression': f'{doc["video_id"]}/{doc["exp_id"]}'}
+    return {'J': stats, 'F': stats, 'J&F': stats}
+
+
+def aggregate_j(items: list[dict]) -> float:
+    return float(np.mean([i['J'] for i in items]))
+
+
+def aggregate_f(items: list[dict]) -> float:
+    return float(np.mean([i['F'] for i in items]))
+
+
+def aggregate_jf(items: list[dict]) -> float:
+    return (aggregate_j(items) + aggregate_f(items)) / 2
+
+
+def aggregate_revos_overall(items: list[dict]) -> float:
+    """ReVOS overall J&F (fraction): mean of the referring and reasoning subsets, each expression rounded to 0.01 %
+    first (upstream's script); type 2 expressions count in neither subset."""
+    summary = revos_summary([((i['J'], i['F']), i['type_id']) for i in items], round_percent=True)
+    return summary['overall']['JF'] / 100
+
+
+__all__ = ['build_docs', 'process_docs_for', 'doc_to_messages', 'doc_to_visual', 'doc_to_text', 'predicted_track',
+           'process_results', 'aggregate_j', 'aggregate_f', 'aggregate_jf', 'aggregate_revos_overall']
