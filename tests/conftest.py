@@ -1,5 +1,6 @@
 """Shared fixtures: one tiny official-layout checkpoint per session, the model loaded from it, sample media, and a
 private toy root (toy checkpoint + procedural data) for the engine and toy tests."""
+import contextlib
 import os
 
 import numpy as np
@@ -79,3 +80,30 @@ def toy_root(tmp_path_factory):
 def toy_ckpt(toy_root):
     from unipixel_plugin.toy.cache import ensure_toy_checkpoint
     return ensure_toy_checkpoint(str(toy_root))
+
+
+@contextlib.contextmanager
+def seg_forced(model, from_call: int):
+    """Within the block, ``<|seg|>`` wins greedy decoding from the ``from_call``-th ``lm_head`` call on: a hook adds
+    1e4 to its logit, so the raw logits the model checks agree with what generation picks (random tiny weights never
+    emit ``<|seg|>`` by themselves)."""
+    seg, calls = model.config.seg_token_id, []
+
+    def boost(module, args, out):
+        calls.append(1)
+        if len(calls) >= from_call:
+            out = out.clone()
+            out[..., seg] += 1e4
+        return out
+
+    handle = model.lm_head.register_forward_hook(boost)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@pytest.fixture(scope='session')
+def force_seg():
+    return seg_forced
+

@@ -71,7 +71,7 @@ def test_lmms_eval_entry_point_resolves_to_the_adapter():
 
 
 @pytest.mark.slow
-def test_lmms_eval_adapter_answers_a_chat_request(tiny_ckpt):
+def test_lmms_eval_adapter_answers_a_chat_request(tiny_ckpt, force_seg):
     from lmms_eval.api.instance import Instance
     from PIL import Image
 
@@ -101,21 +101,8 @@ def test_lmms_eval_adapter_answers_a_chat_request(tiny_ckpt):
     import numpy as np
 
     from unipixel_plugin.masks import decode_rle
-    lm = model.predictor.model
-    seg, calls = lm.config.seg_token_id, []
-
-    def boost(module, args, out):
-        calls.append(1)
-        if len(calls) >= 2:
-            out = out.clone()
-            out[..., seg] += 1e4
-        return out
-
-    handle = lm.lm_head.register_forward_hook(boost)
-    try:
+    with force_seg(model.predictor.model, from_call=2):
         [answer] = model.generate_until([request])
-    finally:
-        handle.remove()
     record = json.loads(answer)
     assert '<|seg|>' in record['answer'] and record['frame_indices'] == [0]
     assert len(record['masks']) == record['answer'].count('<|seg|>') >= 1

@@ -201,29 +201,16 @@ def test_greedy_generation_decodes_a_mask_per_generated_seg(tiny_model, build_in
         int(new[-1] == tiny_model.config.seg_token_id)
 
 
-def test_generated_seg_tokens_really_decode_masks(tiny_model, build_inputs, image_frames):
+def test_generated_seg_tokens_really_decode_masks(tiny_model, build_inputs, image_frames, force_seg):
     """The random tiny model never emits <|seg|> by itself: boost its logit from the third step on (a hook on
     lm_head, so the raw logits the model checks agree with what greedy decoding picks) and check that every
     generated <|seg|> gave one mask, decoded from the state of that decode step."""
     seg = tiny_model.config.seg_token_id
     data = build_inputs(image_frames, 'Please segment the red square in this image.')
     prompt_len = data['input_ids'].shape[1]
-    calls = []
-
-    def boost(module, args, out):
-        calls.append(1)
-        if len(calls) >= 3:  # prefill and the first decode step unchanged
-            out = out.clone()
-            out[..., seg] += 1e4
-        return out
-
-    handle = tiny_model.lm_head.register_forward_hook(boost)
-    try:
-        with torch.inference_mode():
-            ids = tiny_model.generate(**data, do_sample=False, max_new_tokens=4, temperature=None, top_p=None,
-                                      top_k=None)
-    finally:
-        handle.remove()
+    with force_seg(tiny_model, from_call=3), torch.inference_mode():  # prefill and the first decode step unchanged
+        ids = tiny_model.generate(**data, do_sample=False, max_new_tokens=4, temperature=None, top_p=None,
+                                  top_k=None)
     new = ids[0, prompt_len:]
     assert int((new == seg).sum()) >= 2 and new[0] != seg  # the path under test was taken
     emitted = int((new[:-1] == seg).sum()) + int(new[-1] == seg)

@@ -15,6 +15,7 @@ import os
 
 import numpy as np
 
+from unipixel_plugin.evaluation.lmms.documents import process_docs_hook
 from unipixel_plugin.evaluation.metrics import j_and_f, revos_summary
 from unipixel_plugin.masks import decode_rle, encode_rle
 from unipixel_plugin.prompts import seg_request
@@ -50,11 +51,8 @@ def build_docs(dataset: str, split: str, data_root: str | None = None) -> list[d
 
 
 def process_docs_for(dataset: str, split: str):
-    """A ``process_docs`` hook: the YAML's placeholder rows are replaced by the benchmark's documents."""
-    def process_docs(placeholder):
-        import datasets
-        return datasets.Dataset.from_list(build_docs(dataset, split, os.environ.get('UNIPIXEL_DATA_ROOT')))
-    return process_docs
+    """The ``process_docs`` hook of one split (:func:`~.documents.process_docs_hook`)."""
+    return process_docs_hook(build_docs, dataset, split)
 
 
 def doc_to_messages(doc: dict) -> list[dict]:
