@@ -1,8 +1,12 @@
-"""How this package's lmms-eval tasks get their documents: the task YAML loads a one-row placeholder file (lmms-eval
-needs a ``dataset_path``) and its ``process_docs`` hook replaces the rows by documents built from the benchmark's
-native files with the project's dataset readers, under ``$UNIPIXEL_DATA_ROOT``."""
+"""What this package's lmms-eval tasks share: their documents, their chat messages and how they read answers.
+
+The task YAML loads a one-row placeholder file (lmms-eval needs a ``dataset_path``) and its ``process_docs`` hook
+replaces the rows by documents built from the benchmark's native files with the project's dataset readers, under
+``$UNIPIXEL_DATA_ROOT``. Answers of the ``unipixel`` model are JSON strings with COCO RLE masks (lmms-eval's sam3
+precedent); any other model's plain text answer holds no mask."""
 from __future__ import annotations
 
+import json
 import os
 from typing import Callable
 
@@ -15,4 +19,18 @@ def process_docs_hook(build_docs: Callable[[str, str, str | None], list[dict]], 
     return process_docs
 
 
-__all__ = ['process_docs_hook']
+def media_messages(kind: str, url: str, prompt: str) -> list[dict]:
+    """One user turn: the ``kind`` (``'image'`` or ``'video'``) at ``url``, then the prompt."""
+    return [{'role': 'user', 'content': [{'type': kind, 'url': url}, {'type': 'text', 'text': prompt}]}]
+
+
+def answer_record(answer) -> dict:
+    """The JSON record of a ``unipixel`` answer (``{"answer", "masks", "frame_indices"}``); ``{}`` for plain text."""
+    try:
+        record = json.loads(answer)
+    except (TypeError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+__all__ = ['process_docs_hook', 'media_messages', 'answer_record']

@@ -14,7 +14,7 @@ import json
 
 import numpy as np
 
-from unipixel_plugin.evaluation.lmms.documents import process_docs_hook
+from unipixel_plugin.evaluation.lmms.documents import answer_record, media_messages, process_docs_hook
 from unipixel_plugin.evaluation.metrics import cumulative_iou, generalized_iou, intersection_and_union
 from unipixel_plugin.masks import decode_rle, encode_rle
 from unipixel_plugin.prompts import seg_request
@@ -48,8 +48,7 @@ def process_docs_for(dataset: str, split: str):
 
 
 def doc_to_messages(doc: dict) -> list[dict]:
-    return [{'role': 'user', 'content': [{'type': 'image', 'url': doc['image']},
-                                         {'type': 'text', 'text': doc['prompt']}]}]
+    return media_messages('image', doc['image'], doc['prompt'])
 
 
 def doc_to_visual(doc: dict) -> list:
@@ -64,12 +63,7 @@ def doc_to_text(doc: dict) -> str:
 def predicted_mask(answer: str, size: tuple[int, int]) -> np.ndarray:
     """The union of the answer's masks on its first frame (all False for a text-only answer or no mask)."""
     out = np.zeros(size, dtype=bool)
-    try:
-        record = json.loads(answer)
-    except (TypeError, ValueError):
-        return out
-    if not isinstance(record, dict):
-        return out
+    record = answer_record(answer)
     for track in record.get('masks') or []:
         if track:
             mask = decode_rle(track[0])

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from unipixel_plugin.evaluation.lmms.documents import process_docs_hook
+from unipixel_plugin.evaluation.lmms.documents import answer_record, media_messages, process_docs_hook
 from unipixel_plugin.evaluation.metrics import j_and_f, revos_summary
 from unipixel_plugin.masks import decode_rle, encode_rle
 from unipixel_plugin.prompts import seg_request
@@ -56,8 +56,7 @@ def process_docs_for(dataset: str, split: str):
 
 
 def doc_to_messages(doc: dict) -> list[dict]:
-    return [{'role': 'user', 'content': [{'type': 'video', 'url': doc['video']},
-                                         {'type': 'text', 'text': doc['prompt']}]}]
+    return media_messages('video', doc['video'], doc['prompt'])
 
 
 def doc_to_visual(doc: dict) -> list:
@@ -71,12 +70,7 @@ def doc_to_text(doc: dict) -> str:
 def predicted_track(answer: str, num_frames: int, size: tuple[int, int]) -> np.ndarray:
     """``(T, H, W)``: the union of the answer's mask tracks on the document's frames (empty where none)."""
     out = np.zeros((num_frames, *size), dtype=bool)
-    try:
-        record = json.loads(answer)
-    except (TypeError, ValueError):
-        return out
-    if not isinstance(record, dict):
-        return out
+    record = answer_record(answer)
     indices = record.get('frame_indices') or list(range(num_frames))
     for track in record.get('masks') or []:
         for t, rle in zip(indices, track):
