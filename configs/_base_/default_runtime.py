@@ -12,8 +12,9 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=500, max_keep_ckpts=2),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
-# writes <work_dir>/hf_model (from_pretrained-able, LoRA merged) when training ends
-custom_hooks = [dict(type='HFExportHook', out_dir='hf_model')]
+# RandomStateHook: checkpoints carry every rank's random generators, so --resume continues exactly;
+# HFExportHook writes <work_dir>/hf_model (from_pretrained-able, LoRA merged) when training ends
+custom_hooks = [dict(type='RandomStateHook'), dict(type='HFExportHook', out_dir='hf_model')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -1,10 +1,14 @@
-"""Training hooks: export the trained model as an HF checkpoint at the end of training."""
+"""Training hooks: exact resume (random states in checkpoints) and the HF export at the end of training."""
 from __future__ import annotations
 
+import os
 import os.path as osp
+import random
 from typing import Optional
 
-from mmengine.dist import is_main_process
+import numpy as np
+import torch
+from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
@@ -38,5 +42,85 @@ class HFExportHook(Hook):
             raise TypeError(f'HFExportHook exports UniPixelModel, got {type(model).__name__}')
         path = self.out_dir if osp.isabs(self.out_dir) else osp.join(runner.work_dir, self.out_dir)
         self.exported = model.export_hf(path, save_processor=self.save_processor)
+        _world_readable(path)
         runner.logger.info(f'HF checkpoint written to {path} (load it with '
                            'PixelQwen2_5_VLForConditionalGeneration.from_pretrained or `unipixel` commands)')
+
+
+def capture_random_state() -> dict:
+    """This process's generators: python, numpy's legacy global one, torch CPU and every CUDA device."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    # plain lists and tensors only: checkpoints are read back with torch.load(weights_only=True)
+    state = dict(python=random.getstate(), numpy=[kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss,
+                                                  gauss], torch=torch.get_rng_state())
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state['cuda'] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_random_state(state: dict) -> None:
+    random.setstate(state['python'])
+    kind, keys, pos, has_gauss, gauss = state['numpy']
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(state['torch'])
+    if 'cuda' in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state['cuda'])
+
+
+@HOOKS.register_module()
+class RandomStateHook(Hook):
+    """Save every rank's random generators in each checkpoint and restore them on ``--resume``.
+
+    MMEngine's checkpoints hold weights, optimizer, schedulers and the message hub, but no random state: a resumed run
+    then draws other dropout masks and other ``sample_objects`` subsets than the uninterrupted run would have. This
+    hook records the generators at the end of every training iteration (on every rank: under DDP they are gathered to
+    the main process, which alone writes checkpoints), stores them under ``checkpoint['random_states']`` (one entry per
+    rank) and, after a resume, puts them back just before the first resumed iteration runs. The data pipeline and the
+    samplers are seeded per sample / per epoch (see :mod:`unipixel_plugin.data`), so the skipped batches replay
+    exactly. A checkpoint written by another number of ranks resumes with a warning and fresh generators.
+    """
+
+    priority = 'LOW'  # after the logger, before CheckpointHook (VERY_LOW) writes the checkpoint
+
+    def __init__(self):
+        self._latest: Optional[list] = None
+        self._pending: Optional[dict] = None
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        state = capture_random_state()
+        _, world = get_dist_info()
+        self._latest = all_gather_object(state) if world > 1 else [state]
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if self._latest is not None:
+            checkpoint['random_states'] = self._latest
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        states = checkpoint.get('random_states')
+        if not states:
+            runner.logger.warning('the checkpoint holds no random states (written without RandomStateHook): the '
+                                  'resumed run draws fresh random numbers and will not match an uninterrupted run')
+            return
+        rank, world = get_dist_info()
+        if len(states) != world:
+            runner.logger.warning(f'the checkpoint holds random states of {len(states)} ranks, this run has {world}: '
+                                  'resuming with fresh generators')
+            return
+        self._pending = states[rank]
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        if self._pending is not None:
+            restore_random_state(self._pending)
+            self._pending = None
+
+
+def _world_readable(path: str) -> None:
+    """safetensors writes files 0600; an exported model is meant to be shared (and served by the demo)."""
+    for root, dirs, files in os.walk(path):
+        for name in dirs:
+            full = osp.join(root, name)
+            os.chmod(full, os.stat(full).st_mode | 0o755)
+        for name in files:
+            full = osp.join(root, name)
+            os.chmod(full, os.stat(full).st_mode | 0o644)
+    os.chmod(path, os.stat(path).st_mode | 0o755)

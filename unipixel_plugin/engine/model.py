@@ -131,20 +131,21 @@ class UniPixelModel(BaseModel):
             if unmatched:
                 raise ValueError(f'trainable patterns {unmatched} match no parameter of the model; names look like '
                                  f'{names[:3]} ... {names[-3:]} (patterns match at the start of a name)')
-        for name, param in self.hf_model.named_parameters():
-            param.requires_grad_(patterns is None or any(p.match(name) for p in patterns))
         if lora is not None:
             from peft import LoraConfig, inject_adapter_in_model
             lora = dict(lora)
             lora.setdefault('target_modules', UPSTREAM_LORA_TARGETS)
             lora.setdefault('bias', 'none')
             self.lora_config = LoraConfig(**lora)
+            # peft freezes every non-adapter parameter here, so the trainable set is applied after it
             inject_adapter_in_model(self.lora_config, self.hf_model)
-            for name, param in self.hf_model.named_parameters():
-                if 'lora_' in name:
-                    param.requires_grad_(True)
-                elif '.base_layer.' in name:
-                    param.requires_grad_(False)
+        for name, param in self.hf_model.named_parameters():
+            if self.lora_config is not None and 'lora_' in name:
+                param.requires_grad_(True)
+            elif self.lora_config is not None and '.base_layer.' in name:
+                param.requires_grad_(False)  # the weights LoRA wraps stay frozen, as upstream's
+            else:
+                param.requires_grad_(patterns is None or any(p.match(name) for p in patterns))
         params = list(self.hf_model.parameters())
         trained = sum(p.numel() for p in params if p.requires_grad)
         if not trained:
@@ -152,6 +153,24 @@ class UniPixelModel(BaseModel):
         total = sum(p.numel() for p in params)
         print_log(f'UniPixelModel trains {trained:,} of {total:,} parameters ({100 * trained / total:.2f}%)'
                   f'{" with LoRA r=" + str(self.lora_config.r) if self.lora_config else ""}', logger='current')
+
+    def parse_losses(self, losses: dict):
+        """MMEngine's parsing, with the logged values averaged over ranks (the loss to back-propagate stays local).
+
+        Under DDP each rank would otherwise log its own batch's losses and the log shows rank 0's. Ranks may hold
+        batches of different data types (and so different loss names) at one iteration; each logged value is the mean
+        over the ranks that have it. The logger then averages these over its window (``log_processor.window_size``).
+        """
+        loss, log_vars = super().parse_losses(losses)
+        from mmengine.dist import all_gather_object, get_world_size
+        if get_world_size() <= 1:
+            return loss, log_vars
+        local = {k: float(v.detach()) for k, v in log_vars.items()}
+        gathered = all_gather_object(local)
+        for key, value in log_vars.items():
+            values = [g[key] for g in gathered if key in g]
+            log_vars[key] = torch.tensor(sum(values) / len(values), dtype=torch.float32)
+        return loss, log_vars
 
     def trainable_parameter_names(self) -> list[str]:
         return [n for n, p in self.named_parameters() if p.requires_grad]

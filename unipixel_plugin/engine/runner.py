@@ -80,7 +80,34 @@ def load_config(args):
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.launcher != 'none':
         setup_distributed(cfg, args.launcher)
+    resolve_iteration_schedule(cfg)
     return cfg
+
+
+def resolve_iteration_schedule(cfg) -> None:
+    """Iteration-based schedulers whose ``begin`` / ``end`` are floats: fractions of ``train_cfg.max_iters``.
+
+    MMEngine takes ``begin`` / ``end`` in iterations, fixed when the config is written, so raising
+    ``train_cfg.max_iters`` with ``--cfg-options`` would leave the learning rate flat after the old end. Resolved here,
+    after the overrides are merged. Integers stay iterations; epoch-based schedulers are left to MMEngine.
+    """
+    schedulers = cfg.get('param_scheduler')
+    train_cfg = cfg.get('train_cfg') or {}
+    if not schedulers or 'max_iters' not in train_cfg:
+        return
+    schedulers = schedulers if isinstance(schedulers, (list, tuple)) else [schedulers]
+    max_iters = int(train_cfg['max_iters'])
+    for scheduler in schedulers:
+        if scheduler.get('by_epoch', True):
+            continue
+        for key in ('begin', 'end'):
+            value = scheduler.get(key)
+            if isinstance(value, float):
+                if not 0.0 <= value <= 1.0:
+                    raise ValueError(f'param_scheduler {scheduler.get("type")}: {key}={value} is a float, i.e. a '
+                                     'fraction of train_cfg.max_iters, and must lie in [0, 1] (use an int for '
+                                     'iterations)')
+                scheduler[key] = int(round(value * max_iters))
 
 
 def accelerator_available() -> bool:
@@ -159,4 +186,4 @@ def test(argv: Optional[Sequence[str]] = None) -> None:
 if __name__ == '__main__':
     sys.exit(train())
 
-__all__ = ['train', 'test', 'build_train_parser', 'build_test_parser', 'setup_distributed', 'LAUNCHERS']
+__all__ = ['train', 'test', 'resolve_iteration_schedule', 'build_train_parser', 'build_test_parser', 'setup_distributed', 'LAUNCHERS']

@@ -3,6 +3,7 @@
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1)
 optim_wrapper = dict(
     type='OptimWrapper',
+    constructor='UniPixelOptimWrapperConstructor',  # tied embeddings (3B) in one parameter group
     optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0),
     clip_grad=dict(max_norm=1.0),
     accumulative_counts=1,

@@ -14,4 +14,5 @@ strategy = dict(
     gradient_accumulation_steps=32,
 )
 optim_wrapper = dict(_delete_=True, type='DeepSpeedOptimWrapper',
+                     constructor='UniPixelOptimWrapperConstructor',  # tied embeddings (3B) in one parameter group
                      optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0))
