@@ -10,7 +10,7 @@ p.add_argument('--out', default='/tmp/toy/run0'); p.add_argument('--iters', type
 p.add_argument('--lr', type=float, default=2e-3); p.add_argument('--bs', type=int, default=4)
 p.add_argument('--frames', type=int, default=4); p.add_argument('--minutes', type=float, default=100)
 p.add_argument('--batch_mode', type=int, default=0); p.add_argument('--seed', type=int, default=0)
-p.add_argument('--warmup', type=int, default=30); p.add_argument('--threads', type=int, default=2)
+p.add_argument('--warmup', type=int, default=50); p.add_argument('--sets', default='refcoco'); p.add_argument('--focal', type=float, default=20); p.add_argument('--threads', type=int, default=2)
 a = p.parse_args()
 torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
 from torch.utils.data import DataLoader
@@ -18,18 +18,23 @@ from unipixel_plugin.engine.model import UniPixelModel
 from unipixel_plugin.data import HybridDataset, DataTypeGroupedSampler
 from unipixel_plugin.data.collate import unipixel_collate
 from unipixel_plugin.toy.model import LLM_PIXELS
-model = UniPixelModel(pretrained=a.ckpt, trainable='all',
+model = UniPixelModel(pretrained=a.ckpt, trainable='all', mask_loss=dict(type='SAM2MaskLoss', focal_weight=a.focal),
                       data_preprocessor=dict(type='UniPixelDataPreprocessor', min_pixels=LLM_PIXELS, max_pixels=LLM_PIXELS))
 model.hf_model.config.sam2_batch_mode = bool(a.batch_mode)
 model.train()
-ds = HybridDataset(datasets=[dict(type='MeViSDataset', data_root=a.data, split='train', repeat=2),
-                             dict(type='VideoReferShortCaptionRefDataset', data_root=a.data),
-                             dict(type='VideoReferQADataset', data_root=a.data)],
+SETS = dict(refcoco=dict(type='RefCOCODataset', data_root=a.data, split='train'),
+            mevis=dict(type='MeViSDataset', data_root=a.data, split='train'),
+            ref=dict(type='VideoReferShortCaptionRefDataset', data_root=a.data),
+            qa=dict(type='VideoReferQADataset', data_root=a.data))
+ds = HybridDataset(datasets=[SETS[k] for k in a.sets.split(',')],
                    num_frames=a.frames, sample_type='random', max_objects=5, seed=a.seed)
 print(ds)
 sampler = DataTypeGroupedSampler(ds, batch_size=a.bs, seed=a.seed)
 loader = DataLoader(ds, batch_size=a.bs, sampler=sampler, collate_fn=unipixel_collate, num_workers=0)
-opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=a.lr, weight_decay=0.0)
+LLM_MULT = float(os.environ.get('LLM_MULT', 1))
+llm = [p for n, p in model.named_parameters() if p.requires_grad and ('language_model' in n or 'seg_head' in n)]
+rest = [p for n, p in model.named_parameters() if p.requires_grad and not ('language_model' in n or 'seg_head' in n)]
+opt = torch.optim.AdamW([dict(params=llm, lr=a.lr * LLM_MULT), dict(params=rest, lr=a.lr)], lr=a.lr, weight_decay=0.0)
 sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / a.warmup) * max(0.05, 1 - i / a.iters))
 t0 = time.time(); it = 0; hist = []
 while it < a.iters:

@@ -54,8 +54,12 @@ def test_refcoco_train_turn_sampling_keeps_masks_aligned(data_root):
         users = [t['content'] for t in out.conversation if t['role'] == 'user']
         assert len(users) == 2
         wanted = [11 if ('left' in u or 'small' in u) else 12 for u in users]
-        assert [s.objects[o].object_id for o in out.kept_objects] == list(dict.fromkeys(wanted))
+        # one target per <|seg|> turn, in order: two sentences of one ref each get that ref's mask
+        assert [s.objects[o].object_id for o in out.kept_objects] == wanted
         assert out.masks.shape[:2] == (len(out.kept_objects), 1)
+    out = load_sample(s, sample_rng(0), max_turns=3)  # every turn kept
+    assert [s.objects[o].object_id for o in out.kept_objects] == [11, 11, 12]
+    assert sum(t['content'].count('<|seg|>') for t in out.conversation) == len(out.kept_objects) == 3
 
 
 def test_refcocog_uses_umd(data_root):

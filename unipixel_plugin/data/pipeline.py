@@ -38,17 +38,20 @@ def choose_turns(sample: Sample, max_turns: int, rng: np.random.Generator) -> tu
     like upstream's ``random.sample``, and the objects they refer to.
 
     Returns:
-        ``(conversation, object indices)``; samples without ``meta['turn_objects']`` keep everything.
+        ``(conversation, object indices)``: one index per ``<|seg|>`` of the kept turns, in order, so an object
+        that two turns refer to (two sentences of one RefCOCO ref) is listed twice, as upstream supervises each turn
+        with its own mask; samples without ``meta['turn_objects']`` keep everything.
     """
     turn_objects = sample.meta.get('turn_objects')
-    all_objects = list(range(len(sample.objects)))
-    if not turn_objects or max_turns <= 0 or len(turn_objects) <= max_turns:
-        return sample.conversation, all_objects
+    if not turn_objects:
+        return sample.conversation, list(range(len(sample.objects)))
+    if max_turns <= 0 or len(turn_objects) <= max_turns:
+        return sample.conversation, [o for objects in turn_objects for o in objects]
     picked = rng.choice(len(turn_objects), size=max_turns, replace=False).tolist()
     conversation, objects = [], []
     for t in picked:
         conversation += sample.conversation[2 * t:2 * t + 2]
-        objects += [o for o in turn_objects[t] if o not in objects]
+        objects += list(turn_objects[t])
     return conversation, objects
 
 

@@ -58,6 +58,10 @@ def micro_sam2_overrides(d_model: int = 64, embed_dim: int = 16, mem_dim: int = 
         'memory_encoder.mask_downsampler.embed_dim': d_model,
         'memory_encoder.fuser.layer.dim': d_model,
         'memory_encoder.fuser.num_layers': 1,
+        # one mask per prompt: from scratch, three candidates let the decoder cover several objects whatever the
+        # prompt says (the best-of-3 loss is then low while the mask picked by predicted IoU is at chance)
+        'multimask_output_in_sam': False,
+        'multimask_output_for_tracking': False,
     }
 
 

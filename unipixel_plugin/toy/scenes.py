@@ -22,6 +22,11 @@ and region questions: ``"What colour is [0]?"`` -> ``"red"``, ``"Which shape is 
 * ``videorefer/VideoRefer-700K/videorefer-qa-75k-wo-masks.json`` + ``masks_qa/<n>.json``: the same questions with
   every object of the scene given as a mask (``<|mem|>``), read by
   :class:`~unipixel_plugin.data.formats.VideoReferQADataset`;
+* ``lisa/refer_seg/refcoco/{refs(unc).p,instances.json}`` + ``lisa/refer_seg/images/mscoco/images/train2014/``:
+  the image scenes again in the RefCOCO layout, read by :class:`~unipixel_plugin.data.formats.RefCOCODataset`
+  (split ``train``, or ``val`` for a held-out split): its training samples hold up to three expressions of one image
+  as turns, so one image trains SAM 2 on several objects at once (what teaches the mask decoder to follow the
+  prompt rather than segment whatever is salient);
 * ``toy_scenes.json``: the ground truth of every scene (objects, boxes, expressions, questions) for evaluation.
 
 Frames are written once, under ``videorefer/VideoRefer-700K/videos/<video>/``; the MeViS frame folders are relative
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -58,6 +64,8 @@ QA_ANNO = f'{VIDEOREFER}/videorefer-qa-75k-wo-masks.json'
 QA_MASKS = f'{VIDEOREFER}/masks_qa'
 VIDEOS = f'{VIDEOREFER}/videos'
 MANIFEST = 'toy_scenes.json'
+REFCOCO = 'lisa/refer_seg/refcoco'
+COCO_IMAGES = 'lisa/refer_seg/images/mscoco/images/train2014'
 
 
 @dataclass
@@ -217,6 +225,9 @@ def write_scenes(data_root, num_images: int = 200, num_videos: int = 100, num_fr
     for folder in (REF_MASKS, QA_MASKS, VIDEOS):
         (root / folder).mkdir(parents=True, exist_ok=True)
     videos, mask_dict, ref_items, qa_items, manifest = {}, {}, [], [], []
+    coco = {'images': [], 'annotations': [], 'categories': [{'id': 1, 'name': 'shape'}]}
+    refs = []
+    (root / COCO_IMAGES).mkdir(parents=True, exist_ok=True)
     anno_id = 0
     kinds = ['image'] * num_images + ['video'] * num_videos
     for n, kind in enumerate(kinds):
@@ -241,8 +252,13 @@ def write_scenes(data_root, num_images: int = 200, num_videos: int = 100, num_fr
             for k in sorted(picks.tolist()):
                 text, _ = obj.expressions[k]
                 expressions[str(len(expressions))] = {'exp': text, 'obj_id': [i], 'anno_id': [anno_id]}
+            if kind == 'image':
+                _coco_ref(coco, refs, n, name, obj, anno_id, visible[i, 0], picks, split)
             anno_id += 1
         videos[name] = {'expressions': expressions, 'frames': frame_names}
+        if kind == 'image':
+            Image.fromarray(frames[0]).save(root / COCO_IMAGES / f'{name}.jpg', quality=95)
+            coco['images'].append({'id': n, 'file_name': f'{name}.jpg', 'height': size, 'width': size})
 
         # region questions: a point / box on one frame (<|ref|>), and every object as a mask (<|mem|>)
         intro = ('There are ' + ', '.join(f'<object{i}><region>' for i in range(len(scene.objects))) +
@@ -281,8 +297,58 @@ def write_scenes(data_root, num_images: int = 200, num_videos: int = 100, num_fr
     (mevis / 'mask_dict.json').write_text(json.dumps(mask_dict))
     (root / REF_ANNO).write_text(json.dumps(ref_items))
     (root / QA_ANNO).write_text(json.dumps(qa_items))
+    _merge_refcoco(root / REFCOCO, coco, refs, split)
     (root / MANIFEST).write_text(json.dumps({'split': split, 'seed': seed, 'size': size, 'scenes': manifest}))
     return root
+
+
+def _merge_refcoco(folder: Path, coco: dict, refs: list, split: str) -> None:
+    """Write this split's refs into the one RefCOCO file pair, keeping the other splits already there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ref_split = 'train' if split == 'train' else 'val'
+    old_coco, old_refs = {'images': [], 'annotations': []}, []
+    if (folder / 'instances.json').is_file() and (folder / 'refs(unc).p').is_file():
+        old_coco = json.loads((folder / 'instances.json').read_text())
+        with open(folder / 'refs(unc).p', 'rb') as f:
+            old_refs = [r for r in pickle.load(f) if r['split'] != ref_split]
+        kept = {r['image_id'] for r in old_refs}
+        old_coco['images'] = [i for i in old_coco['images'] if i['id'] in kept]
+        old_coco['annotations'] = [a for a in old_coco['annotations'] if a['image_id'] in kept]
+    # ids unique across splits: each split's ids live in their own range
+    offset = (1 + ['train', 'val'].index(ref_split)) * 10**7
+    for image in coco['images']:
+        image['id'] += offset
+    for ann in coco['annotations']:
+        ann['id'] += offset
+        ann['image_id'] += offset
+    for ref in refs:
+        ref['ref_id'] += offset
+        ref['ann_id'] += offset
+        ref['image_id'] += offset
+        for sent in ref['sentences']:
+            sent['sent_id'] += offset * 10
+        ref['sent_ids'] = [x['sent_id'] for x in ref['sentences']]
+    merged = dict(coco, images=old_coco['images'] + coco['images'],
+                  annotations=old_coco['annotations'] + coco['annotations'])
+    (folder / 'instances.json').write_text(json.dumps(merged))
+    with open(folder / 'refs(unc).p', 'wb') as f:
+        pickle.dump(old_refs + refs, f)
+
+
+def _coco_ref(coco: dict, refs: list, image_id: int, name: str, obj, anno_id: int, mask: np.ndarray, picks,
+              split: str) -> None:
+    """One object of an image scene as a COCO annotation + a RefCOCO ref with the object's picked expressions."""
+    x0, y0, x1, y1 = box_of(mask)
+    coco['annotations'].append({'id': anno_id, 'image_id': image_id, 'category_id': 1, 'segmentation': rle(mask),
+                                'bbox': [x0, y0, x1 - x0, y1 - y0], 'area': int(mask.sum()), 'iscrowd': 0})
+    sentences = []
+    for k in sorted(picks.tolist()):
+        text = obj.expressions[k][0]
+        sent_id = anno_id * 10 + k
+        sentences.append({'sent_id': sent_id, 'sent': text, 'raw': text, 'tokens': text.split()})
+    refs.append({'ref_id': anno_id, 'ann_id': anno_id, 'image_id': image_id, 'category_id': 1,
+                 'split': 'train' if split == 'train' else 'val', 'sentences': sentences,
+                 'sent_ids': [x['sent_id'] for x in sentences], 'file_name': f'{name}.jpg'})
 
 
 def load_manifest(data_root) -> dict:
