@@ -18,8 +18,8 @@ from unipixel_plugin.engine.model import UniPixelModel
 from unipixel_plugin.data import HybridDataset, DataTypeGroupedSampler
 from unipixel_plugin.data.collate import unipixel_collate
 from unipixel_plugin.toy.model import LLM_PIXELS
-model = UniPixelModel(pretrained=a.ckpt, trainable='all', mask_loss=dict(type='SAM2MaskLoss', focal_weight=a.focal),
-                      data_preprocessor=dict(type='UniPixelDataPreprocessor', min_pixels=LLM_PIXELS, max_pixels=LLM_PIXELS))
+TR = os.environ.get('TRAINABLE'); model = UniPixelModel(pretrained=a.ckpt, trainable=TR.split(',') if TR else 'all', mask_loss=dict(type='SAM2MaskLoss', focal_weight=a.focal),
+                      data_preprocessor=dict(type='UniPixelDataPreprocessor', min_pixels=int(os.environ.get('PIX', LLM_PIXELS)), max_pixels=int(os.environ.get('PIX', LLM_PIXELS))))
 model.hf_model.config.sam2_batch_mode = bool(a.batch_mode)
 model.train()
 SETS = dict(refcoco=dict(type='RefCOCODataset', data_root=a.data, split='train'),
@@ -29,8 +29,28 @@ SETS = dict(refcoco=dict(type='RefCOCODataset', data_root=a.data, split='train')
 ds = HybridDataset(datasets=[SETS[k] for k in a.sets.split(',')],
                    num_frames=a.frames, sample_type='random', max_objects=5, seed=a.seed)
 print(ds)
+QFORM = float(os.environ.get('QFORM', 0))
+import random as _random
+from unipixel_plugin.prompts import seg_request, seg_answer
+_r = _random.Random(0)
+def qform(sample):
+    conv = sample.conversation
+    if QFORM <= 0 or _r.random() >= QFORM:
+        return sample
+    out = []
+    for turn in conv:
+        c = turn['content']
+        if turn['role'] == 'user' and c.startswith('Please segment the '):
+            q = c[len('Please segment the '):].rsplit(' in this ', 1)[0]
+            media = c.rsplit(' in this ', 1)[1].rstrip('.')
+            out.append(dict(turn, content=seg_request(f'Where is the {q}?', 'question', media)))
+        elif turn['role'] == 'assistant' and '<|seg|>' in c:
+            out.append(dict(turn, content=seg_answer('question', f'The {q}')))
+        else:
+            out.append(turn)
+    return sample.replace(conversation=out)
 sampler = DataTypeGroupedSampler(ds, batch_size=a.bs, seed=a.seed)
-loader = DataLoader(ds, batch_size=a.bs, sampler=sampler, collate_fn=unipixel_collate, num_workers=0)
+loader = DataLoader(ds, batch_size=a.bs, sampler=sampler, collate_fn=lambda b: unipixel_collate([qform(x) for x in b]), num_workers=0)
 LLM_MULT = float(os.environ.get('LLM_MULT', 1))
 llm = [p for n, p in model.named_parameters() if p.requires_grad and ('language_model' in n or 'seg_head' in n)]
 rest = [p for n, p in model.named_parameters() if p.requires_grad and not ('language_model' in n or 'seg_head' in n)]
@@ -42,7 +62,7 @@ while it < a.iters:
         t1 = time.time()
         data = model.data_preprocessor(batch, training=True)
         losses = model(**data, mode='loss')
-        loss = losses['loss_lm'] + losses.get('loss_seg', 0)
+        loss = float(os.environ.get('LM_W', 1)) * losses['loss_lm'] + losses.get('loss_seg', 0)
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step(); sched.step()
         dt = time.time() - t1
