@@ -18,5 +18,7 @@ $PIP install -q --no-deps -r "$HERE/requirements/no-deps.txt"
 $PIP install -q click colorama model-index tabulate pandas rich requests
 # sam2 is an sdist; build it against the torch installed above, without the CUDA extension.
 SAM2_BUILD_CUDA=0 $PIP install -q --no-deps --no-build-isolation "sam2==1.1.0"
+# DeepSpeed (the `deepspeed` extra, for FlexibleRunner + DeepSpeedStrategy): an sdist; no CUDA ops are built here.
+DS_BUILD_OPS=0 $PIP install -q --no-build-isolation "deepspeed==0.18.9"
 # The plugin itself: a regular (non-editable) install, which `mim train` needs.
 $PIP install -q --no-deps --no-build-isolation "$HERE"

@@ -8,6 +8,7 @@ strategy = dict(
         use_orig_params=True,  # frozen and trainable parameters share FSDP units
     ),
 )
-optim_wrapper = dict(_delete_=True, type='AmpOptimWrapper', dtype='bfloat16', constructor='UniPixelOptimWrapperConstructor',
+optim_wrapper = dict(_delete_=True, type='AmpOptimWrapper', dtype='bfloat16',
+                     constructor='UniPixelOptimWrapperConstructor',
                      optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0),
                      clip_grad=dict(max_norm=1.0), accumulative_counts=32)

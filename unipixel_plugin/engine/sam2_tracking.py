@@ -24,7 +24,7 @@ def _sam_heads(sam2, pix_feat: torch.Tensor, high_res: list[torch.Tensor] | None
     """Prompt encoder + mask decoder on one frame for ``N`` objects; ``hidden`` ``(N, K, C)`` or None."""
     n = pix_feat.size(0)
     device = pix_feat.device
-    coords = torch.zeros(n, 1, 2, device=device)
+    coords = torch.zeros(n, 1, 2, device=device, dtype=pix_feat.dtype)
     labels = -torch.ones(n, 1, dtype=torch.int32, device=device)  # "not-a-point" pad, as SAM 2 does without clicks
     sparse, dense = sam2.sam_prompt_encoder((coords, labels), None, None, hidden=hidden)
     low_res, ious, tokens, object_score_logits = sam2.sam_mask_decoder(
@@ -53,6 +53,17 @@ def _sam_heads(sam2, pix_feat: torch.Tensor, high_res: list[torch.Tensor] | None
 
 def track_for_training(sam2, frames: torch.Tensor, hidden: torch.Tensor,
                        independent_frames: bool = False) -> list[FrameMaskOutput]:
+    """See :func:`_track`; in a low-precision SAM 2 (DeepSpeed bf16 casts the whole model, as upstream trains) it
+    runs under autocast, because the package computes its sine / Fourier position encodings and upsamplings in
+    float32 and feeds them to layers whose weights are then bfloat16."""
+    dtype = next(sam2.parameters()).dtype
+    if dtype == torch.float32:
+        return _track(sam2, frames, hidden, independent_frames)
+    with torch.autocast(device_type=sam2.device.type, dtype=dtype):
+        return _track(sam2, frames, hidden, independent_frames)
+
+
+def _track(sam2, frames: torch.Tensor, hidden: torch.Tensor, independent_frames: bool = False) -> list[FrameMaskOutput]:
     """Track ``N`` objects prompted by hidden tokens on frame 0 through ``T`` frames, with autograd.
 
     Args:
@@ -66,10 +77,15 @@ def track_for_training(sam2, frames: torch.Tensor, hidden: torch.Tensor,
     num_frames, num_objects = frames.size(0), hidden.size(0)
     device = sam2.device
     train_backbone = torch.is_grad_enabled() and any(p.requires_grad for p in sam2.image_encoder.parameters())
+    # SAM 2's own dtype: float32 normally; bfloat16 when a strategy casts the whole model (DeepSpeed bf16, as upstream)
+    dtype = next(sam2.parameters()).dtype
     with torch.set_grad_enabled(train_backbone):
-        backbone_out = sam2.forward_image(frames.to(device, torch.float32))
+        backbone_out = sam2.forward_image(frames.to(device, dtype))
     _, vision_feats, vision_pos, feat_sizes = sam2._prepare_backbone_features(backbone_out)
-    hidden = hidden.to(device, torch.float32)
+    # the package's FPN neck upsamples in float32, so in bfloat16 some levels come out float32: one dtype for all
+    vision_feats = [x.to(dtype) for x in vision_feats]
+    vision_pos = [x.to(dtype) for x in vision_pos]
+    hidden = hidden.to(device, dtype)
     memory = {'cond_frame_outputs': {}, 'non_cond_frame_outputs': {}}
     outputs = []
     for t in range(num_frames):
@@ -99,7 +115,7 @@ def track_for_training(sam2, frames: torch.Tensor, hidden: torch.Tensor,
         mem_feats, mem_pos = sam2._encode_new_memory(
             current_vision_feats=feats,
             feat_sizes=feat_sizes,
-            pred_masks_high_res=heads['best_mask'],
+            pred_masks_high_res=heads['best_mask'].to(dtype),
             object_score_logits=heads['object_score_logits'],
             is_mask_from_pts=False)
         entry = {'maskmem_features': mem_feats, 'maskmem_pos_enc': mem_pos, 'obj_ptr': heads['obj_ptr']}

@@ -74,10 +74,24 @@ class HiddenTokenPromptEncoder(PromptEncoder):
             sparse ``(B, N', embed_dim)`` and dense ``(B, embed_dim, h, w)`` embeddings.
         """
         hidden = self._pending_hidden if hidden is None else hidden
+        self._float32_fourier_features()
         sparse, dense = super().forward(points, boxes, masks)
+        dtype = self.no_mask_embed.weight.dtype
+        sparse, dense = sparse.to(dtype), dense.to(dtype)
         if hidden is not None:
-            sparse = torch.cat([sparse, hidden.to(sparse.dtype)], dim=1)
+            sparse = torch.cat([sparse, hidden.to(dtype)], dim=1)
         return sparse, dense
+
+    def get_dense_pe(self) -> torch.Tensor:
+        self._float32_fourier_features()
+        return super().get_dense_pe().to(self.no_mask_embed.weight.dtype)
+
+    def _float32_fourier_features(self) -> None:
+        """Keep the random Fourier matrix in float32 when the module is cast to bfloat16 (DeepSpeed bf16 casts the
+        whole model, as upstream trains): the package encodes coordinates in float32 and multiplies them by it."""
+        pe = self.pe_layer
+        if pe.positional_encoding_gaussian_matrix.dtype != torch.float32:
+            pe.positional_encoding_gaussian_matrix = pe.positional_encoding_gaussian_matrix.float()
 
 
 class UniPixelSAM2(SAM2VideoPredictor):
