@@ -21,6 +21,15 @@ from unipixel_plugin.toy.model import LLM_PIXELS
 TR = os.environ.get('TRAINABLE'); model = UniPixelModel(pretrained=a.ckpt, trainable=TR.split(',') if TR else 'all', mask_loss=dict(type='SAM2MaskLoss', focal_weight=a.focal),
                       data_preprocessor=dict(type='UniPixelDataPreprocessor', min_pixels=int(os.environ.get('PIX', LLM_PIXELS)), max_pixels=int(os.environ.get('PIX', LLM_PIXELS))))
 model.hf_model.config.sam2_batch_mode = bool(a.batch_mode)
+_iou = [0, 0]
+_orig_loss = type(model.mask_loss).forward
+def _loss_with_iou(self, outputs, targets):
+    with torch.no_grad():
+        pred = outputs[0].multimasks[:, 0] > 0
+        gt = targets[0].to(pred.device)
+        _iou[0] += (pred & gt).sum().item(); _iou[1] += (pred | gt).sum().item()
+    return _orig_loss(self, outputs, targets)
+type(model.mask_loss).forward = _loss_with_iou
 model.train()
 SETS = dict(refcoco=dict(type='RefCOCODataset', data_root=a.data, split='train'),
             mevis=dict(type='MeViSDataset', data_root=a.data, split='train'),
@@ -50,11 +59,32 @@ def qform(sample):
             out.append(turn)
     return sample.replace(conversation=out)
 sampler = DataTypeGroupedSampler(ds, batch_size=a.bs, seed=a.seed)
-loader = DataLoader(ds, batch_size=a.bs, sampler=sampler, collate_fn=lambda b: unipixel_collate([qform(x) for x in b]), num_workers=0)
+ORACLE = int(os.environ.get('ORACLE', 0))
+_queue = []
+if ORACLE:  # diagnostic: seg_head replaced by a learnt embedding per query text (the LLM bypassed)
+    class Oracle(torch.nn.Module):
+        def __init__(self, k, d):
+            super().__init__(); self.table = torch.nn.Embedding(512, k * d); self.k = k
+        def forward(self, states):
+            idx = torch.tensor([_queue.pop(0) for _ in range(states.size(0))])
+            return self.table(idx).reshape(len(idx), self.k, -1)
+    head = model.hf_model.seg_head
+    model.hf_model.seg_head = Oracle(head.hidden_tokens, head[-1].out_features // head.hidden_tokens)
+import zlib
+def collate(b):
+    _queue.clear()
+    b = [qform(x) for x in b]
+    for x in b:
+        for t in x.conversation:
+            if t['role'] == 'user':
+                _queue.append(zlib.crc32(t['content'].encode()) % 512)
+    return unipixel_collate(b)
+loader = DataLoader(ds, batch_size=a.bs, sampler=sampler, collate_fn=collate, num_workers=0)
 LLM_MULT = float(os.environ.get('LLM_MULT', 1))
 llm = [p for n, p in model.named_parameters() if p.requires_grad and ('language_model' in n or 'seg_head' in n)]
 rest = [p for n, p in model.named_parameters() if p.requires_grad and not ('language_model' in n or 'seg_head' in n)]
 opt = torch.optim.AdamW([dict(params=llm, lr=a.lr * LLM_MULT), dict(params=rest, lr=a.lr)], lr=a.lr, weight_decay=0.0)
+
 sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / a.warmup) * max(0.05, 1 - i / a.iters))
 t0 = time.time(); it = 0; hist = []
 while it < a.iters:
@@ -67,6 +97,8 @@ while it < a.iters:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step(); sched.step()
         dt = time.time() - t1
         rec = {k: round(float(v), 4) for k, v in losses.items()}
+        rec['ciou10'] = round(_iou[0] / max(_iou[1], 1), 3) if it % 10 == 0 else None
+        if it % 10 == 0: _iou[:] = [0, 0]
         rec.update(it=it, type=batch['data_types'][0], dt=round(dt, 3), t=round(time.time() - t0, 1))
         hist.append(rec)
         if it % 10 == 0 or it < 5: print(json.dumps(rec), flush=True)

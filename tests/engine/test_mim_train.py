@@ -66,10 +66,15 @@ def test_mim_train_and_test_tiny_cpu_config(tmp_path):
     assert (work / 'hf_model' / 'config.json').is_file() and (work / 'hf_model' / 'model.safetensors').is_file()
     logs = out.stdout + out.stderr
     assert 'Iter(train) [6/6]' in logs and 'loss_seg' in logs
+    assert 'Iter(val)' in logs and 'refvos/J&F' in logs  # validated with the registered metric at the last iteration
+    hf = work / 'hf_model'
+    assert all(os.stat(p).st_mode & 0o044 == 0o044 for p in hf.iterdir())  # the export is world-readable
 
     out = mim('test', 'unipixel_plugin', 'unipixel_tiny_cpu_seg.py', '-C', str(work / 'iter_6.pth'), '--work-dir',
               str(work), '--out', str(work / 'predictions.pkl'), env=env, cwd=tmp_path)
     assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
+    logs = out.stdout + out.stderr
+    assert 'Iter(test) [4/4]' in logs and 'refvos/J&F' in logs and 'refvos/expressions: 4' in logs
     with open(work / 'predictions.pkl', 'rb') as f:
         predictions = pickle.load(f)
     assert len(predictions) == 4 and all(p['gt_masks'].shape[1] == 4 for p in predictions)

@@ -8,8 +8,9 @@ train_dataloader = dict(
     dataset=dict(type='HybridDataset', datasets=[dict(type='ToyRefVOSDataset', split='train')], num_frames=2,
                  sample_type='random', max_objects=5, seed=0),
 )
-# Predictions on a few validation expressions (all frames, uniform) for tools/test.py; no metric is configured here:
-# add one, or pass --out predictions.pkl to dump them.
+# Validation / test: a few validation expressions (all frames, uniform), generated as in inference and scored with
+# the evaluation package's registered metric (J, F, J&F per expression, then averaged: the Ref-VOS protocol).
+# Training validates at the last iteration (IterBasedTrainLoop) and every val_interval; `mim test` prints the same.
 test_dataloader = dict(
     batch_size=1,
     num_workers=0,
@@ -19,4 +20,7 @@ test_dataloader = dict(
                  pipeline=[dict(type='LoadSample', num_frames=4, sample_type='uniform', max_objects=0)]),
 )
 test_cfg = dict(type='TestLoop')
-test_evaluator = []
+test_evaluator = [dict(type='RefVOSMetric')]
+val_dataloader = dict(test_dataloader, dataset=dict(test_dataloader['dataset'], indices=2))
+val_cfg = dict(type='ValLoop')
+val_evaluator = [dict(type='RefVOSMetric')]

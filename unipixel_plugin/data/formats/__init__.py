@@ -1,4 +1,5 @@
 """Readers of the native annotation formats, one module per family; importing this registers them all."""
+from .custom import CustomDataset
 from .groundmore import GroundMoReDataset
 from .inst_it import InstITImageShortCaptionRefDataset, InstITVideoQADataset, InstITVideoQAMemDataset
 from .instruct import LlavaVideoGPTPlusDataset
@@ -37,11 +38,12 @@ READERS = {
                 VideoReferShortCaptionRefDataset, VideoReferShortCaptionDataset, VideoReferDetailedCaptionDataset,
                 VideoReferQADataset, VideoReferQAMemDataset, InstITImageShortCaptionRefDataset, InstITVideoQADataset,
                 InstITVideoQAMemDataset, OspreyConversationDataset, OspreyDetailDescriptionDataset,
-                OspreyPosNegDataset, LlavaVideoGPTPlusDataset)
+                OspreyPosNegDataset, LlavaVideoGPTPlusDataset, CustomDataset)
 }
 
 __all__ = [
-    'READERS', 'GroundMoReDataset', 'LlavaVideoGPTPlusDataset', 'ReasonSegDataset', 'RefClefDataset', 'RefCOCODataset',
+    'READERS', 'CustomDataset', 'GroundMoReDataset', 'LlavaVideoGPTPlusDataset', 'ReasonSegDataset', 'RefClefDataset',
+    'RefCOCODataset',
     'RefCOCOgDataset', 'RefCOCOPlusDataset', 'LVVISDataset', 'MeViSDataset', 'RefDAVIS17Dataset', 'RefSAVEvalDataset',
     'ReVOSDataset', 'RefYouTubeVOSDataset', 'running_expression_index', 'VideoReferBenchQDataset',
     'VideoReferBenchDDataset', 'PACOLVISDataset', 'PASCALPartDataset', 'RefSAVDataset', 'ViCaSDataset',
