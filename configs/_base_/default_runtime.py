@@ -14,7 +14,10 @@ default_hooks = dict(
 )
 # RandomStateHook: checkpoints carry every rank's random generators, so --resume continues exactly;
 # HFExportHook writes <work_dir>/hf_model (from_pretrained-able, LoRA merged) when training ends
-custom_hooks = [dict(type='RandomStateHook'), dict(type='HFExportHook', out_dir='hf_model')]
+# ThroughputHook logs samples/s and tokens/s; SegmentationSampleHook adds an overlay of a validation sample to the
+# visualizer every 500 iterations and at the end (configs without a val_dataloader skip it)
+custom_hooks = [dict(type='RandomStateHook'), dict(type='ThroughputHook'),
+                dict(type='SegmentationSampleHook', interval=500), dict(type='HFExportHook', out_dir='hf_model')]
 
 env_cfg = dict(
     cudnn_benchmark=False,
@@ -23,7 +26,8 @@ env_cfg = dict(
 )
 log_processor = dict(by_epoch=False, window_size=10)
 log_level = 'INFO'
-vis_backends = [dict(type='LocalVisBackend')]
+# local files (scalars.json, vis_image/*.png) and TensorBoard event files; add dict(type='WandbVisBackend') for W&B
+vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 randomness = dict(seed=42)
 load_from = None

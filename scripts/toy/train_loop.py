@@ -68,8 +68,9 @@ if ORACLE:  # diagnostic: seg_head replaced by a learnt embedding per query text
         def forward(self, states):
             idx = torch.tensor([_queue.pop(0) for _ in range(states.size(0))])
             return self.table(idx).reshape(len(idx), self.k, -1)
-    head = model.hf_model.seg_head
+    real_head = head = model.hf_model.seg_head
     model.hf_model.seg_head = Oracle(head.hidden_tokens, head[-1].out_features // head.hidden_tokens)
+STAGE_A = int(os.environ.get('STAGE_A', 0))  # with ORACLE: oracle prompts (SAM 2 pretraining) for this many steps
 import zlib
 def collate(b):
     _queue.clear()
@@ -90,6 +91,17 @@ t0 = time.time(); it = 0; hist = []
 while it < a.iters:
     for batch in loader:
         t1 = time.time()
+        if ORACLE and STAGE_A and it == STAGE_A:  # stage B: the real seg_head, everything trains, SAM 2 slower
+            model.hf_model.seg_head = real_head
+            for p_ in model.parameters(): p_.requires_grad_(True)
+            sam = [p_ for n, p_ in model.named_parameters() if '.sam2.' in n or n.startswith('hf_model.sam2')]
+            ids = {id(p_) for p_ in sam}
+            other = [p_ for p_ in model.parameters() if id(p_) not in ids]
+            opt = torch.optim.AdamW([dict(params=other, lr=a.lr), dict(params=sam, lr=a.lr * float(os.environ.get('SAM_MULT', 0.25)))], lr=a.lr, weight_decay=0.0)
+            B0 = it
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / a.warmup) * max(0.05, 1 - i / max(a.iters - B0, 1)))
+            os.environ['LM_W'] = '1'
+            print('STAGE B', len(sam), len(other), flush=True)
         data = model.data_preprocessor(batch, training=True)
         losses = model(**data, mode='loss')
         loss = float(os.environ.get('LM_W', 1)) * losses['loss_lm'] + losses.get('loss_seg', 0)

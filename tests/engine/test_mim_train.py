@@ -67,6 +67,11 @@ def test_mim_train_and_test_tiny_cpu_config(tmp_path):
     logs = out.stdout + out.stderr
     assert 'Iter(train) [6/6]' in logs and 'loss_seg' in logs
     assert 'Iter(val)' in logs and 'refvos/J&F' in logs  # validated with the registered metric at the last iteration
+    # hooks: throughput next to the losses, an overlay of a validation sample, TensorBoard events
+    assert 'samples_per_s' in logs and 'tokens_per_s' in logs
+    import glob
+    assert glob.glob(str(work / '*' / 'vis_data' / 'vis_image' / 'segmentation_0_*.png'))
+    assert glob.glob(str(work / '*' / 'vis_data' / 'events.out.tfevents.*'))
     hf = work / 'hf_model'
     assert all(os.stat(p).st_mode & 0o044 == 0o044 for p in hf.iterdir())  # the export is world-readable
 

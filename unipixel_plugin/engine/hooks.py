@@ -1,9 +1,11 @@
-"""Training hooks: exact resume (random states in checkpoints) and the HF export at the end of training."""
+"""Training hooks: exact resume (random states in checkpoints), throughput, sample segmentations as pictures in the
+visualizer, and the HF export at the end of training."""
 from __future__ import annotations
 
 import os
 import os.path as osp
 import random
+import time
 from typing import Optional
 
 import numpy as np
@@ -124,3 +126,78 @@ def _world_readable(path: str) -> None:
             full = osp.join(root, name)
             os.chmod(full, os.stat(full).st_mode | 0o644)
     os.chmod(path, os.stat(path).st_mode | 0o755)
+
+
+def _unwrap(model):
+    return model.module if is_model_wrapper(model) else model
+
+
+@HOOKS.register_module()
+class ThroughputHook(Hook):
+    """Log ``samples_per_s`` and ``tokens_per_s`` (this rank's, non-padding tokens) next to the losses.
+
+    Measured between the ends of consecutive training iterations, so data loading is included; under DDP each rank
+    logs its own figure (multiply by the world size for the job's).
+    """
+
+    priority = 'BELOW_NORMAL'
+
+    def __init__(self):
+        self._last: Optional[float] = None
+
+    def before_train(self, runner) -> None:
+        self._last = None
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        now = time.perf_counter()
+        size = getattr(_unwrap(runner.model), 'last_batch_size', None)
+        if self._last is not None and size is not None and now > self._last:
+            elapsed = now - self._last
+            runner.message_hub.update_scalar('train/samples_per_s', size['samples'] / elapsed)
+            runner.message_hub.update_scalar('train/tokens_per_s', size['tokens'] / elapsed)
+        self._last = now
+
+
+@HOOKS.register_module()
+class SegmentationSampleHook(Hook):
+    """Every ``interval`` iterations (and after the last), segment the first ``num_samples`` validation samples
+    with the model as it is and add the overlays (the generated answer as caption, one colour per ``<|seg|>`` mask,
+    the first frame) to the visualizer: PNGs under ``vis_data/vis_image`` with the local backend, images in
+    TensorBoard / W&B with theirs.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, interval: int = 500, num_samples: int = 1):
+        self.interval, self.num_samples = interval, num_samples
+        self.written: list[str] = []
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if self.every_n_train_iters(runner, self.interval) or self.is_last_train_iter(runner):
+            self.draw(runner)
+
+    def draw(self, runner) -> None:
+        from unipixel_plugin.inference.outputs import overlay
+        if not is_main_process() or runner.val_loop is None:
+            return  # no val_dataloader configured
+        loader = runner.val_loop.dataloader
+        model = _unwrap(runner.model)
+        was_training = model.training
+        model.eval()
+        try:
+            drawn = 0
+            for batch in loader:
+                results = model.val_step(batch)
+                for frames, result in zip(batch['frames'], results):
+                    frame = np.asarray(frames[0] if hasattr(frames, '__len__') else frames).astype(np.uint8)
+                    pred = result.get('pred_masks')
+                    masks = [] if pred is None or len(pred) == 0 else [np.asarray(m[0]) for m in pred]
+                    image = overlay(frame, masks, caption=result.get('text', ''))
+                    name = f'segmentation_{drawn}'
+                    runner.visualizer.add_image(name, image, step=runner.iter + 1)
+                    self.written.append(name)
+                    drawn += 1
+                    if drawn >= self.num_samples:
+                        return
+        finally:
+            model.train(was_training)

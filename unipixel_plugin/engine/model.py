@@ -270,6 +270,10 @@ class UniPixelModel(BaseModel):
         if labels is None or not (labels != IGNORE_INDEX).any():
             raise ValueError('the batch has no supervised tokens (labels are all IGNORE_INDEX)')
         outputs = self._forward_lm(data)
+        mask = data.get('attention_mask')
+        # what ThroughputHook reads: the batch's samples and (non-padding) tokens
+        self.last_batch_size = dict(samples=int(data['input_ids'].size(0)),
+                                    tokens=int(mask.sum()) if mask is not None else int(data['input_ids'].numel()))
         losses = {'loss_lm': outputs.loss}
         label_masks = data.get('label_mask') or []
         if self.mask_loss is not None and any(m is not None for m in label_masks):

@@ -1,5 +1,6 @@
 # A few optimizer steps on CPU: enough to see the losses move and to exercise checkpoints, resume and export.
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=6, val_interval=1000)
+# UniPixelIterBasedTrainLoop: MMEngine's loop without its 2 s pause at every pass over the (tiny) dataset
+train_cfg = dict(type='UniPixelIterBasedTrainLoop', max_iters=6, val_interval=1000)
 optim_wrapper = dict(type='OptimWrapper', constructor='UniPixelOptimWrapperConstructor',
                      optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.0),
                      clip_grad=dict(max_norm=1.0))
