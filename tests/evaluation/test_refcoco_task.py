@@ -151,3 +151,35 @@ def test_score_reason_seg_ignore_protocols(tmp_path):
     gt = target.astype(bool) & ~ignore.astype(bool)
     assert 0 < background['gIoU'] < 1
     assert background['gIoU'] == pytest.approx(gt.sum() / whole.astype(bool).sum())
+
+
+@pytest.mark.slow
+def test_runs_resume_from_the_journal_and_a_corrupt_image_loses_only_itself(refcoco_root, tiny_ckpt, tmp_path):
+    import shutil
+    root = tmp_path / 'root'
+    shutil.copytree(refcoco_root, root)
+    second = next(root.rglob('COCO_train2014_000000000002.jpg'))
+    second.write_bytes(second.read_bytes()[:40])  # a truncated JPEG
+    journal = tmp_path / 'answers.jsonl'
+    env = dict(os.environ, UNIPIXEL_DATA_ROOT=str(root), HF_HUB_OFFLINE='1', HF_DATASETS_OFFLINE='1')
+
+    def run(out, *extra):
+        args = ['--model', 'unipixel', '--model_args', f'pretrained={tiny_ckpt},device=cpu,min_pixels=3136,'
+                f'max_pixels=12544,max_new_tokens=4,journal={journal}', '--tasks', 'unipixel_refcoco_val',
+                '--include_path', str(TASKS), '--output_path', str(tmp_path / out), '--batch_size', '1', *extra]
+        return subprocess.run([sys.executable, '-m', 'lmms_eval', *args], capture_output=True, text=True, env=env,
+                              timeout=900, cwd=tmp_path)
+
+    first = run('first', '--limit', '1')  # stands for a run stopped after its first answer
+    assert first.returncode == 0, first.stderr[-3000:]
+    lines = journal.read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])['doc_id'] == 0  # written as soon as it was produced
+
+    full = run('full')
+    logs = full.stdout + full.stderr
+    assert full.returncode == 0, logs[-3000:]
+    assert '1 answer(s) taken from the journal, 1 generated' in logs
+    assert 'unipixel_refcoco_val doc 1' in logs  # the corrupt image is named, answered empty, and the run went on
+    assert len(journal.read_text().splitlines()) == 1  # a failed request is not journaled: the next run retries it
+    results = json.loads(next((tmp_path / 'full').rglob('*_results.json')).read_text())
+    assert 'cIoU,none' in results['results']['unipixel_refcoco_val']

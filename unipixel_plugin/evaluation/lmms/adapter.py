@@ -3,15 +3,26 @@
 Answers are plain text; when the model produced masks (``<|seg|>``), the answer is a JSON string
 ``{"answer": text, "masks": [[COCO RLE per frame] per object], "frame_indices": [...]}`` — the precedent of
 lmms-eval's ``sam3`` model — which mask-scoring tasks decode in ``process_results``.
+
+Long runs lose nothing: with ``journal=PATH`` every answer is appended to a JSON-lines file as soon as it is produced
+(flushed and synced), and a run with the same journal answers the requests found there without generating them again
+(lmms-eval's own ``--use_cache`` stores a batch's answers only after the whole batch). A request that fails (a corrupt
+video, a missing file) is logged with its task and document and answered with an empty text — scored as a miss — and
+the run goes on; it is not journaled, so the next run tries it again.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
+import os
 
 import numpy as np
 from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 from tqdm import tqdm
+
+logger = logging.getLogger(__name__)
 
 
 class UniPixelLMM(lmms):
@@ -19,7 +30,8 @@ class UniPixelLMM(lmms):
 
     model_args: ``pretrained`` (checkpoint dir or hub id, required), ``device`` (auto), ``dtype`` (auto),
     ``sample_frames`` (16), ``max_new_tokens`` (256), ``attn_implementation`` (sdpa), ``min_pixels``, ``max_pixels``,
-    ``sam2_frames`` (``all``: SAM 2 tracks every frame of a video, upstream's evaluation; ``sampled``: the 16).
+    ``sam2_frames`` (``all``: SAM 2 tracks every frame of a video, upstream's evaluation; ``sampled``: the 16),
+    ``journal`` (a JSON-lines file of produced answers: resumable runs, see the module docstring).
     """
 
     is_simple = False
@@ -27,7 +39,7 @@ class UniPixelLMM(lmms):
     def __init__(self, pretrained: str | None = None, device: str = 'auto', dtype: str = 'auto',
                  sample_frames: int = 16, max_new_tokens: int = 256, attn_implementation: str = 'sdpa',
                  min_pixels: int | None = None, max_pixels: int | None = None, batch_size=1,
-                 sam2_frames: str = 'all', **kwargs):
+                 sam2_frames: str = 'all', journal: str | None = None, **kwargs):
         super().__init__()
         if not pretrained:
             raise ValueError('--model unipixel needs --model_args pretrained=<checkpoint dir or hub id>')
@@ -39,6 +51,41 @@ class UniPixelLMM(lmms):
             sam2_frames=sam2_frames)
         self.batch_size_per_gpu = int(batch_size)
         self.pretrained = pretrained
+        self.settings = dict(pretrained=str(pretrained), sample_frames=int(sample_frames), sam2_frames=sam2_frames,
+                             min_pixels=min_pixels, max_pixels=max_pixels, dtype=dtype)
+        self.journal = journal
+        self.journaled = self._read_journal() if journal else {}
+        self.resumed = 0
+
+    def _read_journal(self) -> dict:
+        answers = {}
+        if not os.path.isfile(self.journal):
+            return answers
+        with open(self.journal, encoding='utf-8') as f:
+            for n, line in enumerate(f):
+                try:
+                    entry = json.loads(line)
+                    answers[entry['key']] = entry['answer']
+                except (json.JSONDecodeError, KeyError, TypeError):  # a line cut by a kill: that answer is redone
+                    logger.warning('%s: line %d is not a complete entry; its request will be generated again',
+                                   self.journal, n + 1)
+        return answers
+
+    def request_key(self, request: Instance) -> str:
+        """Identifies an answer: task, split, document, generation settings and the model settings."""
+        _, _, gen_kwargs, doc_id, task, split = request.args
+        gen = {k: v for k, v in (gen_kwargs or {}).items() if isinstance(v, (int, float, str, bool, type(None)))}
+        payload = json.dumps([task, split, doc_id, request.idx, gen, self.settings], sort_keys=True, default=str)
+        return hashlib.sha1(payload.encode()).hexdigest()
+
+    def _write_journal(self, key: str, request: Instance, answer: str) -> None:
+        _, _, _, doc_id, task, _ = request.args
+        directory = os.path.dirname(os.path.abspath(self.journal))
+        os.makedirs(directory, exist_ok=True)
+        with open(self.journal, 'a', encoding='utf-8') as f:
+            f.write(json.dumps({'key': key, 'task': task, 'doc_id': doc_id, 'answer': answer}) + '\n')
+            f.flush()
+            os.fsync(f.fileno())
 
     @property
     def batch_size(self):
@@ -66,11 +113,21 @@ class UniPixelLMM(lmms):
 
     def generate_until(self, requests: list[Instance]) -> list[str]:
         from unipixel_plugin.inference import Request, RequestError
-        outputs = []
+        outputs, resumed = [], 0
         for request in tqdm(requests, desc='UniPixel', disable=self.rank != 0):
             _, doc_to_messages, gen_kwargs, doc_id, task, split = request.args
-            messages = doc_to_messages(self.task_dict[task][split][doc_id])
-            media, text = self._media_and_text(messages)
+            key = self.request_key(request) if self.journal else None
+            if key is not None and key in self.journaled:
+                outputs.append(self.journaled[key])
+                resumed += 1
+                continue
+            try:
+                messages = doc_to_messages(self.task_dict[task][split][doc_id])
+                media, text = self._media_and_text(messages)
+            except (OSError, ValueError, RuntimeError) as err:  # the document's media cannot be read
+                logger.warning('%s doc %s: %s: %s; answered with an empty text', task, doc_id, type(err).__name__, err)
+                outputs.append('')
+                continue
             old = self.predictor.max_new_tokens
             self.predictor.max_new_tokens = int(gen_kwargs.get('max_new_tokens', old))
             try:
@@ -78,13 +135,23 @@ class UniPixelLMM(lmms):
             finally:
                 self.predictor.max_new_tokens = old
             if isinstance(result, RequestError):
-                raise result.exception
+                logger.warning('%s doc %s: %s; answered with an empty text', task, doc_id, result.error)
+                outputs.append('')
+                continue
             if result.masks:
                 record = result.to_record()
-                outputs.append(json.dumps({'answer': result.text, 'masks': [o['rle'] for o in record['objects']],
-                                           'frame_indices': result.frame_indices}))
+                answer = json.dumps({'answer': result.text, 'masks': [o['rle'] for o in record['objects']],
+                                     'frame_indices': result.frame_indices})
             else:
-                outputs.append(result.text)
+                answer = result.text
+            outputs.append(answer)
+            if key is not None:
+                self._write_journal(key, request, answer)
+                self.journaled[key] = answer
+        self.resumed += resumed
+        if self.journal:
+            logger.warning('%s: %d answer(s) taken from the journal, %d generated', self.journal, resumed,
+                           len(requests) - resumed)
         return outputs
 
     def loglikelihood(self, requests):
