@@ -92,7 +92,7 @@ def dry_run_config(path: str, checkpoint: str, work_dir: str) -> dict:
                 trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
                 trainable_names=len(model.trainable_parameter_names()))
     if strategy == 'DeepSpeedStrategy':
-        engine, optim_wrapper, _ = _prepare_deepspeed(runner, model, cfg)
+        engine, optim_wrapper = _prepare_deepspeed(runner, model, cfg)
         info.update(prepared=True, engine=type(engine).__name__, optim_wrapper=type(optim_wrapper).__name__,
                     dtype=str(next(engine.parameters()).dtype),
                     zero_stage=int(engine.zero_optimization_stage()),
@@ -102,12 +102,12 @@ def dry_run_config(path: str, checkpoint: str, work_dir: str) -> dict:
     return info
 
 
-def _prepare_deepspeed(runner, model, cfg):
+def _prepare_deepspeed(runner, model, cfg) -> tuple:
+    """``(engine, optim_wrapper)`` of the strategy, as ``FlexibleRunner.train`` prepares them."""
     prepared = runner.strategy.prepare(model, optim_wrapper=cfg.optim_wrapper,
                                        dispatch_kwargs=dict(epoch_length=10, max_epochs=1, max_iters=10,
                                                             train_micro_batch_size_per_gpu=1))
-    engine, optim_wrapper = prepared[0], prepared[1]
-    return engine, optim_wrapper, None
+    return prepared[0], prepared[1]
 
 
 def gpu_run(config: str, work_dir: str, iters: int = 3, timeout: int = 900) -> dict:
