@@ -28,7 +28,8 @@ class UniPixelModel(BaseModel):
     """UniPixel (:class:`~unipixel_plugin.models.PixelQwen2_5_VLForConditionalGeneration`) for MMEngine runners.
 
     Args:
-        pretrained: a UniPixel checkpoint folder (official layout or ``save_pretrained`` output), or ``'toy'`` for
+        pretrained: a UniPixel checkpoint folder (official layout or ``save_pretrained`` output), ``'micro'`` for the
+            micro toy's random initialisation (:func:`unipixel_plugin.toy.cache.ensure_micro_checkpoint`), or ``'toy'`` for
             the tiny procedural checkpoint of :mod:`unipixel_plugin.toy`. Exclusive with ``base_model``.
         base_model: start a new UniPixel from a Qwen2.5-VL checkpoint and a SAM 2 checkpoint, as upstream's
             training does: ``dict(path=..., sam2_checkpoint=..., sam2_config=..., sam2_image_size=...)``; see
@@ -89,6 +90,9 @@ class UniPixelModel(BaseModel):
             if pretrained == 'toy':
                 from unipixel_plugin.toy.cache import ensure_toy_checkpoint
                 pretrained = str(ensure_toy_checkpoint())
+            elif pretrained == 'micro':
+                from unipixel_plugin.toy.cache import ensure_micro_checkpoint
+                pretrained = str(ensure_micro_checkpoint())
             from unipixel_plugin.models import PixelQwen2_5_VLForConditionalGeneration
             hf_model = PixelQwen2_5_VLForConditionalGeneration.from_pretrained(str(pretrained), **load_kwargs)
             source = str(pretrained)
@@ -295,6 +299,9 @@ class UniPixelModel(BaseModel):
                 keep = torch.randperm(positions.numel(), device=positions.device)[:self.sample_objects].sort().values
                 positions, target = positions[keep], target[:, keep.to(target.device)]
             hidden = self.hf_model.seg_head(states[b, positions])  # (O, K, sam_dim)
+            hidden, extra = self.seg_prompts(data, b, positions, hidden)
+            for key, value in extra.items():
+                totals[key] = totals.get(key, 0) + value
             frames = data['frames'][b]
             outputs = track_for_training(self.hf_model.sam2, frames, hidden, independent_frames=config.sam2_batch_mode)
             terms = self.mask_loss(outputs, target.to(frames.device))
@@ -304,6 +311,11 @@ class UniPixelModel(BaseModel):
         out = {'loss_seg': totals.pop('loss') / count}
         out.update({f'seg_{k}': (v / count).detach() for k, v in totals.items()})
         return out
+
+    def seg_prompts(self, data: dict, b: int, positions: torch.Tensor, hidden: torch.Tensor):
+        """The prompts SAM 2 gets for sample ``b``'s ``<|seg|>`` states (``hidden``: ``(O, K, sam_dim)``) and any
+        extra loss terms (added to the mask loss's, ``loss`` included); a recipe may override it."""
+        return hidden, {}
 
     @torch.no_grad()
     def predict(self, data_samples: list) -> list[dict]:

@@ -10,8 +10,8 @@ from unipixel_plugin.engine.checkpoint_loading import allow_mmengine_checkpoints
 
 allow_mmengine_checkpoints()
 
-from unipixel_plugin.engine import data_preprocessor, hooks, loops, mask_loss, model, optim  # noqa: E402,F401
-#   (register)
+from unipixel_plugin.engine import (data_preprocessor, hooks, loops, mask_loss, model, optim,  # noqa: E402,F401
+                                    toy_recipe)  # (register)
 from unipixel_plugin.models import (MaskFeatureProjector, ObjectMemoryBank,  # noqa: E402
                                     PixelQwen2_5_VLForConditionalGeneration, SAM2MaskHead, SegTokenHead,
                                     VisualPromptEncoder)

@@ -61,4 +61,34 @@ def ensure_toy_checkpoint(root: Optional[str] = None, seed: int = 0, sam2_image_
         tmp, seed=seed, config_overrides={'sam2_image_size': sam2_image_size}))
 
 
-__all__ = ['ensure_toy_checkpoint', 'toy_root', 'create_once', 'TOY_ROOT_ENV']
+def ensure_micro_checkpoint(root: Optional[str] = None, seed: int = 0) -> Path:
+    """The micro UniPixel (:mod:`unipixel_plugin.toy.model`) at its seeded random initialisation: what the toy
+    config (``configs/unipixel_toy.py``) trains from."""
+    from unipixel_plugin.toy.model import make_micro_checkpoint
+
+    target = toy_root(root) / f'micro-init-s{seed}'
+    return create_once(target, lambda tmp: make_micro_checkpoint(tmp, seed=seed))
+
+
+# the toy config's scenes: training and held-out splits (the seeds keep them apart)
+TRAIN_SCENES = dict(num_images=1500, num_videos=300, seed=0)
+HELDOUT_SCENES = dict(num_images=60, num_videos=30, seed=1001)
+
+
+def ensure_toy_scenes(root: Optional[str] = None, split: str = 'train', num_images: Optional[int] = None,
+                      num_videos: Optional[int] = None, seed: Optional[int] = None) -> Path:
+    """A data root holding procedural toy scenes (:func:`unipixel_plugin.toy.scenes.write_scenes`) of one split
+    (``'train'``, or ``'valid_u'`` for held-out scenes), made on first use; each parameter set is its own folder."""
+    from unipixel_plugin.toy.scenes import write_scenes
+
+    defaults = TRAIN_SCENES if split == 'train' else HELDOUT_SCENES
+    num_images = defaults['num_images'] if num_images is None else num_images
+    num_videos = defaults['num_videos'] if num_videos is None else num_videos
+    seed = defaults['seed'] if seed is None else seed
+    target = toy_root(root) / f'scenes-{split}-i{num_images}-v{num_videos}-s{seed}'
+    return create_once(target, lambda tmp: write_scenes(tmp, num_images=num_images, num_videos=num_videos,
+                                                        seed=seed, split=split))
+
+
+__all__ = ['ensure_toy_checkpoint', 'ensure_micro_checkpoint', 'ensure_toy_scenes', 'toy_root', 'create_once',
+           'TOY_ROOT_ENV', 'TRAIN_SCENES', 'HELDOUT_SCENES']
