@@ -13,7 +13,7 @@ LAYERS = {
     'models': 1, 'data': 1,
     'inference': 2,
     'toy': 3,
-    'engine': 4, 'evaluation': 4, 'cli': 5,
+    'engine': 4, 'evaluation': 4, 'cli': 5, 'demo': 5,
 }
 
 

@@ -3,7 +3,8 @@
 * :mod:`.inference`: ``info``, ``segment``, ``ask``;
 * :mod:`.data`: ``data check``;
 * :mod:`.evaluation`: ``leaderboard``;
-* :mod:`.tasks`: ``tasks-path``.
+* :mod:`.tasks`: ``tasks-path``;
+* :mod:`.demo`: ``demo`` (the Gradio page; needs the ``demo`` extra).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 
 def build_parser() -> argparse.ArgumentParser:
     from unipixel_plugin.cli.data import add_data_commands
+    from unipixel_plugin.cli.demo import add_demo_commands
     from unipixel_plugin.cli.evaluation import add_evaluation_commands
     from unipixel_plugin.cli.inference import add_inference_commands
     from unipixel_plugin.cli.tasks import add_tasks_commands
@@ -25,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tasks_commands(sub)
     add_data_commands(sub)  # `unipixel data check ROOT ...`
     add_evaluation_commands(sub)
+    add_demo_commands(sub)
     return parser
 
 
