@@ -11,14 +11,14 @@ custom_imports = dict(imports=['unipixel_plugin.engine', 'unipixel_plugin.engine
                                'unipixel_plugin.data', 'unipixel_plugin.toy.datasets'], allow_failed_imports=False)
 
 LLM_PIXELS = 112 * 112  # the scenes are 112 x 112: 4 x 4 merged patches per frame pair
-max_iters = 1000
+max_iters = 1500
 model = dict(
     type='ToyUniPixelModel',
     pretrained='micro',
     trainable='all',
     # the prompt teacher: SAM 2 learns from it first, the LLM's <|seg|> prompts take over in the hand-over
-    teacher_iters=450,
-    handover_iters=300,
+    teacher_iters=600,
+    handover_iters=400,
     distill_weight=1.0,
     # a lighter focal term than upstream's 100: from scratch, 100 settles the decoder on "all background"
     mask_loss=dict(type='SAM2MaskLoss', focal_weight=20.0),

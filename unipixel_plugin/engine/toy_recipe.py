@@ -17,7 +17,16 @@ The teacher is training-time only: it is not part of the exported model, which i
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
 import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Optional
 
 import torch
@@ -124,63 +133,125 @@ class ToyUniPixelModel(UniPixelModel):
 
 
 TOY_CONFIG = 'unipixel_toy.py'
+# the trained toy shipped with the package (HF layout + recipe.json), written by `python -m
+# unipixel_plugin.engine.toy_recipe --package` from a run of TOY_CONFIG
+PACKAGED_TOY = Path(__file__).resolve().parent.parent / 'assets' / 'toy_model'
 
 
-def trained_toy_dir(root: Optional[str] = None) -> 'Path':
-    """Where :func:`ensure_trained_toy` keeps the trained toy: one folder per version of the toy config (a change
-    to the recipe trains a new one)."""
-    import hashlib
-    from pathlib import Path
-
+def recipe_digest() -> str:
+    """Short hash of the toy config: a packaged / cached toy trained with another recipe is not served."""
     from unipixel_plugin.engine.runner import resolve_config
+    return hashlib.sha256(Path(resolve_config(TOY_CONFIG)).read_bytes()).hexdigest()[:10]
+
+
+def packaged_toy() -> Optional[Path]:
+    """The trained toy shipped with the package, if it was trained with the current recipe."""
+    info = PACKAGED_TOY / 'recipe.json'
+    if not info.is_file() or not (PACKAGED_TOY / 'model.safetensors').is_file():
+        return None
+    if json.loads(info.read_text()).get('config_sha256_10') != recipe_digest():
+        logging.getLogger(__name__).warning('the packaged toy model was trained with another version of %s: '
+                                            'not using it', TOY_CONFIG)
+        return None
+    return PACKAGED_TOY
+
+
+def trained_toy_dir(root: Optional[str] = None) -> Path:
+    """Where :func:`ensure_trained_toy` trains the toy when the package has none for the current recipe."""
     from unipixel_plugin.toy.cache import toy_root
-    digest = hashlib.sha256(Path(resolve_config(TOY_CONFIG)).read_bytes()).hexdigest()[:10]
-    return toy_root(root) / f'trained-toy-{digest}'
+    return toy_root(root) / f'trained-toy-{recipe_digest()}'
 
 
-def ensure_trained_toy(root: Optional[str] = None, threads: Optional[int] = None) -> 'Path':
-    """The trained micro UniPixel (HF layout, exported by the toy config's run), trained on first use.
+def train_toy(work_dir, root: Optional[str] = None, threads: Optional[int] = 1, extra_args=()) -> Path:
+    """Run the toy config exactly as ``mim train unipixel_plugin unipixel_toy.py --work-dir WORK_DIR`` does (a child
+    process, logged to ``WORK_DIR/train.log``); returns the exported model folder ``WORK_DIR/hf_model``."""
+    from unipixel_plugin.toy.cache import toy_root
 
-    The first call runs ``configs/unipixel_toy.py`` exactly as ``mim train unipixel_plugin unipixel_toy.py`` does
-    (in a child process; several minutes on 2 CPU cores, logged to ``train.log`` beside the model) and keeps the
-    exported model and the run's log; later calls, in any process, return it at once. ``root``: the toy root
-    (``$UNIPIXEL_TOY_ROOT`` / the user cache by default).
-    """
-    import logging
-    import os
-    import shutil
-    import subprocess
-    import sys
-    import time
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env['UNIPIXEL_TOY_ROOT'] = str(toy_root(root))
+    if threads:
+        env['OMP_NUM_THREADS'] = str(threads)
+    with open(work / 'train.log', 'w') as log:
+        done = subprocess.run([sys.executable, '-m', 'unipixel_plugin.engine.runner', TOY_CONFIG, '--work-dir',
+                               str(work), *extra_args], env=env, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        tail = (work / 'train.log').read_text()[-3000:]
+        raise RuntimeError(f'training the toy failed (exit {done.returncode}); end of {work}/train.log:\n{tail}')
+    return work / 'hf_model'
 
-    from unipixel_plugin.toy.cache import create_once, toy_root
+
+def ensure_trained_toy(root: Optional[str] = None, threads: Optional[int] = 1) -> Path:
+    """The trained micro UniPixel (HF layout): the packaged one when it matches the current recipe, else trained
+    once into the toy cache (``root``, ``$UNIPIXEL_TOY_ROOT`` or the user cache; several minutes on 2 CPU cores)
+    and served from there to every later call, in any process."""
+    found = packaged_toy()
+    if found is not None:
+        return found
+    from unipixel_plugin.toy.cache import create_once
 
     target = trained_toy_dir(root)
     if (target / '.complete').exists():
         return target / 'hf'
-    logger = logging.getLogger(__name__)
 
     def build(tmp):
-        work = tmp / 'work'
-        env = dict(os.environ)
-        env['UNIPIXEL_TOY_ROOT'] = str(toy_root(root))
-        if threads:
-            env['OMP_NUM_THREADS'] = str(threads)
-        logger.warning('training the toy UniPixel once (%s; a few minutes on 2 CPU cores), log: %s',
-                       TOY_CONFIG, tmp / 'train.log')
+        logging.getLogger(__name__).warning('training the toy UniPixel once (%s, a few minutes on 2 CPU cores); '
+                                            'log: %s', TOY_CONFIG, tmp / 'work' / 'train.log')
         start = time.time()
-        with open(tmp / 'train.log', 'w') as log:
-            done = subprocess.run([sys.executable, '-m', 'unipixel_plugin.engine.runner', TOY_CONFIG,
-                                   '--work-dir', str(work)], env=env, stdout=log, stderr=subprocess.STDOUT)
-        if done.returncode != 0:
-            tail = (tmp / 'train.log').read_text()[-3000:]
-            raise RuntimeError(f'training the toy failed (exit {done.returncode}); end of its log:\n{tail}')
-        shutil.copytree(work / 'hf_model', tmp / 'hf')
+        exported = train_toy(tmp / 'work', root, threads)
+        shutil.copytree(exported, tmp / 'hf')
         (tmp / 'train_seconds.txt').write_text(f'{time.time() - start:.1f}\n')
-        shutil.rmtree(work)
+        shutil.copy(tmp / 'work' / 'train.log', tmp / 'train.log')
+        shutil.rmtree(tmp / 'work')
 
     create_once(target, build)
     return target / 'hf'
 
 
-__all__ = ['ToyUniPixelModel', 'TOY_WORDS', 'TOY_CONFIG', 'ensure_trained_toy', 'trained_toy_dir']
+def package_toy(work_dir, seconds: float, command: str, dest=PACKAGED_TOY) -> Path:
+    """Copy a finished toy run's exported model to ``dest`` (in a checkout: ``unipixel_plugin/assets/toy_model``)
+    with its recipe record (config hash, command, wall time, the first logged losses)."""
+    exported = Path(work_dir) / 'hf_model'
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(exported, dest)
+    scalars = sorted(Path(work_dir).glob('*/vis_data/scalars.json'))
+    losses = []
+    if scalars:
+        for line in scalars[-1].read_text().splitlines():
+            row = json.loads(line)
+            if 'loss' in row and row.get('step', 0) <= 100:
+                losses.append({k: row[k] for k in ('step', 'loss', 'loss_lm', 'loss_seg') if k in row})
+    import torch
+    (dest / 'recipe.json').write_text(json.dumps({
+        'config': TOY_CONFIG, 'config_sha256_10': recipe_digest(), 'command': command,
+        'train_seconds': round(seconds, 1), 'torch': torch.__version__, 'threads': os.environ.get('OMP_NUM_THREADS'),
+        'first_losses': losses}, indent=1) + '\n')
+    return dest
+
+
+def main(argv=None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(description='Train the toy UniPixel (configs/unipixel_toy.py) and package it')
+    parser.add_argument('--work-dir', default='work_dirs/toy')
+    parser.add_argument('--package', metavar='DIR', nargs='?', const='unipixel_plugin/assets/toy_model',
+                        help='copy the result there (default: unipixel_plugin/assets/toy_model of the checkout)')
+    parser.add_argument('--threads', type=int, default=1)
+    args = parser.parse_args(argv)
+    start = time.time()
+    train_toy(args.work_dir, threads=args.threads)
+    seconds = time.time() - start
+    print(f'trained the toy in {seconds:.0f} s: {args.work_dir}/hf_model')
+    if args.package:
+        command = f'python -m unipixel_plugin.engine.toy_recipe --package --threads {args.threads}'
+        print('packaged:', package_toy(args.work_dir, seconds, command, args.package))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
+
+__all__ = ['ToyUniPixelModel', 'TOY_WORDS', 'TOY_CONFIG', 'PACKAGED_TOY', 'ensure_trained_toy', 'train_toy',
+           'packaged_toy', 'package_toy', 'trained_toy_dir', 'recipe_digest']

@@ -1,8 +1,8 @@
 """The toy scenes as datasets of the configs: the project's RefCOCO and MeViS readers over scenes made on first use.
 
 ``ToyRefCOCODataset`` reads the image scenes in the RefCOCO layout (training samples group up to ``max_turns``
-expressions of one image, as upstream's RefCOCO samples do) and ``ToyMeViSDataset`` the video scenes in the MeViS
-layout (it also lists the image scenes as one-frame videos: ``videos='only'`` keeps the real videos). The training
+expressions of one image, as upstream's RefCOCO samples do) and ``ToyMeViSDataset`` the scenes in the MeViS layout
+(the videos, and the image scenes as one-frame videos). The training
 split comes from :data:`~unipixel_plugin.toy.cache.TRAIN_SCENES`, the held-out one (``valid_u``) from
 :data:`~unipixel_plugin.toy.cache.HELDOUT_SCENES` (other seeds, so no scene is shared).
 """
