@@ -13,6 +13,8 @@ $PIP install -q -U pip "setuptools>=77.0.3,<82" wheel
 # torch + torchvision that import together on CPU (a CUDA build that also runs on CPU).
 $PIP install -q "torch==2.14.1" "torchvision==0.29.1"
 $PIP install -q -r "$HERE/requirements/base.txt"
+# The demo extra (gradio) and Playwright for its browser test; gradio moves pillow to 12.x (pins <13).
+$PIP install -q -r "$HERE/requirements/demo.txt"
 # openmim, hydra and friends: their declared dependency chains downgrade packages the rest needs.
 $PIP install -q --no-deps -r "$HERE/requirements/no-deps.txt"
 $PIP install -q click colorama model-index tabulate pandas rich requests

@@ -23,3 +23,15 @@ def handlers(demo_predictor, demo_folders):
     from unipixel_plugin.demo import DemoHandlers
     from unipixel_plugin.prompts import SEG_ANSWER
     return DemoHandlers(demo_predictor, demo_folders, forced_answer=SEG_ANSWER, note='UNTRAINED test weights')
+
+
+@pytest.fixture(scope='session')
+def drawn_circle():
+    """The bundled sample picture's blue circle (scripts/make_sample_media.py: centre (115, 80), radius 18), read from
+    the picture itself (its exact blue) as an ``(H, W)`` bool mask."""
+    import numpy as np
+    from PIL import Image
+
+    from unipixel_plugin.toy import sample_media
+    rgb = np.asarray(Image.open(sample_media('image')).convert('RGB')).astype(int)
+    return np.abs(rgb - np.array([30, 60, 220])).sum(-1) < 30

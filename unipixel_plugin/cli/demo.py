@@ -23,6 +23,9 @@ def add_demo_commands(sub) -> None:
     p.add_argument('--max-frames', type=int, default=900, help='longest video accepted, in frames')
     p.add_argument('--sample-frames', type=int, default=16, help='video frames the LLM sees (upstream: 16)')
     p.add_argument('--max-new-tokens', type=int, default=64)
+    p.add_argument('--answer', default=None,
+                   help='prefill the page\'s teacher-forced answer (e.g. "' + SEG_ANSWER.replace('%', '%%') + '"); '
+                   'default: the model generates')
     p.add_argument('--device', default='auto')
     p.add_argument('--dtype', default='auto', help='auto (fp32 on CPU, checkpoint dtype on GPU), bf16, fp32')
     p.add_argument('--quiet', action='store_true', help='no progress bars in the terminal')
@@ -40,8 +43,7 @@ def cmd_demo(args) -> int:
     predictor, toy = _load_predictor(args)
     folders = DemoFolders.create(args.workdir)
     handlers = DemoHandlers(predictor, folders, DemoLimits(args.max_upload_mb, args.max_frames),
-                            # random toy weights rarely emit <|seg|>: force upstream's answer so masks show
-                            forced_answer=SEG_ANSWER if toy else None, note=DEMO_NOTE if toy else None)
+                            forced_answer=args.answer, note=DEMO_NOTE if toy else None)
     logger.info('serving http://%s:%d (uploads and results under %s)', args.host, args.port, folders.root)
     launch_demo(handlers, host=args.host, port=args.port, allow_remote=args.allow_remote, share=args.share)
     return 0

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from unipixel_plugin.demo import regions as region_prompts
-from unipixel_plugin.demo.playback import browser_video, source_fps
+from unipixel_plugin.demo.playback import PlayableVideo, source_fps
 from unipixel_plugin.demo.uploads import DemoFolders, DemoLimits, UploadError, check_upload
 from unipixel_plugin.inference import Conversation, UniPixelPredictor, load_media
 from unipixel_plugin.inference.media import frame_reader
@@ -133,42 +133,42 @@ class DemoHandlers:
 
     def _segment_video(self, media: str, query: str, prompt_type: str, answer, out_dir: Path, stem: str,
                        progress: Callable) -> Iterator[SegmentView]:
-        """Every frame through SAM 2 (the predictor's streaming path): per frame PNGs, an RLE and an overlay frame
-        are written as it comes, so memory stays flat with the video's length."""
+        """Every frame through SAM 2 (the predictor's streaming path): per frame the mask PNGs, their RLEs and an
+        overlay frame of a browser-playable video are written as it comes, so memory stays flat with the length."""
         read, total = frame_reader(media)
+        fps = source_fps(media)
         progress(0.0, desc=f'UniPixel: answering from {self.predictor.sample_frames} sampled frames')
-        writer, text, count = None, None, 0
-        with self._model_lock:
-            for frame_idx, masks, text in self.predictor.segment_stream(media, query, answer=answer,
-                                                                        prompt_type=prompt_type, progress=False):
-                frame = read(frame_idx)
-                if writer is None:
-                    writer = StreamingOutputs(out_dir, stem, self._caption(text), total, fps=source_fps(media),
-                                              video_format='mp4')
-                writer.add(frame_idx, frame, masks)
-                count += 1
-                progress(count / total, desc=f'SAM 2 tracking: frame {count}/{total}')
-                if count % self.preview_every == 1 or count == total:
-                    preview = out_dir / f'preview_{frame_idx:05d}.png'
-                    save_frames(str(preview), [overlay(frame, list(masks), caption=self._caption(text))])
-                    yield SegmentView(text, str(preview), status=f'tracking: frame {count} of {total}',
-                                      done=False)
+        writer, video, text, count = None, None, None, 0
+        try:
+            with self._model_lock:
+                for frame_idx, masks, text in self.predictor.segment_stream(media, query, answer=answer,
+                                                                            prompt_type=prompt_type, progress=False):
+                    if writer is None:
+                        writer = StreamingOutputs(out_dir, stem, self._caption(text), total, fps=fps,
+                                                  video_format=None)
+                        video = PlayableVideo(out_dir, f'{stem}_overlay', fps)
+                    picture = writer.add(frame_idx, read(frame_idx), masks)
+                    video.write(picture)
+                    count += 1
+                    progress(count / total, desc=f'SAM 2 tracking: frame {count}/{total}')
+                    if count % self.preview_every == 1 or count == total:
+                        preview = out_dir / f'preview_{frame_idx:05d}.png'
+                        save_frames(str(preview), [picture])
+                        yield SegmentView(text, str(preview), status=f'tracking: frame {count} of {total}',
+                                          done=False)
+        finally:
+            if video is not None:
+                video.close()
         if writer is None:
             yield SegmentView(text or '', status='nothing to track', warnings=[NO_MASK])
             return
         h, w = read(0).shape[:2]
         record = writer.close({'source': Path(media).name, 'kind': 'video', 'answer': text, 'size': [h, w],
-                               'prompt': segmentation_prompt(query, prompt_type, 'video')})
-        progress(1.0, desc='encoding the overlay video')
-        playable = browser_video(record['overlay'], stem, fps=source_fps(media))
-        view = SegmentView(text, None, playable, self._downloads(out_dir, stem), record=record,
-                           status=self._status(len(record['objects']), len(record['frame_indices'])))
+                               'prompt': segmentation_prompt(query, prompt_type, 'video'), 'overlay': video.path})
         for preview in out_dir.glob('preview_*.png'):
             preview.unlink()
-        if playable is None:
-            view.files.append(record['overlay'])
-            view.warnings.append('this PyAV has no H.264/VP9 encoder: download the overlay video instead')
-        yield view
+        yield SegmentView(text, None, video.path, self._downloads(out_dir, stem), record=record,
+                          status=self._status(len(record['objects']), len(record['frame_indices'])))
 
     # ------------------------------------------------------------------ region prompts on a frame
     def open_media(self, media) -> tuple[dict, np.ndarray]:

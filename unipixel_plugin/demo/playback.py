@@ -1,17 +1,14 @@
-"""A video overlay a browser can play: the MPEG-4 Part 2 file OpenCV writes is re-encoded to H.264 (or VP9) with
-PyAV, one frame at a time, so a long video never sits in memory. Browsers do not play OpenCV's ``mp4v``."""
+"""Overlay videos a browser plays: H.264 (or VP9) written frame by frame with PyAV, so a long video never sits in
+memory. (OpenCV's ``mp4v``, what the CLI writes, does not play in browsers.)"""
 from __future__ import annotations
 
-import logging
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-logger = logging.getLogger(__name__)
-
 # (encoder, container suffix) in order of preference; PyAV's wheels carry libx264 and libvpx
-_ENCODERS = (('libx264', '.mp4'), ('libopenh264', '.mp4'), ('libvpx-vp9', '.webm'))
+ENCODERS = (('libx264', '.mp4'), ('libopenh264', '.mp4'), ('libvpx-vp9', '.webm'))
 
 
 def source_fps(path: str, default: float = 8.0) -> float:
@@ -25,38 +22,53 @@ def source_fps(path: str, default: float = 8.0) -> float:
         return default
 
 
-def browser_video(src: str, stem: str | None = None, fps: float = 8.0) -> str | None:
-    """Re-encode ``src`` next to it as ``<stem>_play.mp4`` (H.264, yuv420p, even size) or ``.webm`` (VP9).
-
-    Returns the new path, or None (with a log line) when no encoder is available.
-    """
+def available_encoder() -> tuple[str, str] | None:
     import av
-    src = Path(src)
-    stem = stem or src.stem
-    for codec, suffix in _ENCODERS:
+    for codec, suffix in ENCODERS:
         try:
             av.codec.Codec(codec, 'w')
+            return codec, suffix
         except (av.error.FFmpegError, ValueError):
             continue
-        dst = src.with_name(f'{stem}_play{suffix}')
-        with av.open(str(src)) as inp, av.open(str(dst), 'w') as out:
-            stream = None
-            for frame in inp.decode(video=0):
-                image = frame.to_ndarray(format='rgb24')
-                h, w = image.shape[:2]
-                image = np.pad(image, ((0, h % 2), (0, w % 2), (0, 0)), mode='edge')  # yuv420p needs even sides
-                if stream is None:
-                    stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
-                    stream.width, stream.height = image.shape[1], image.shape[0]
-                    stream.pix_fmt = 'yuv420p'
-                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format='rgb24')):
-                    out.mux(packet)
-            if stream is not None:
-                for packet in stream.encode():
-                    out.mux(packet)
-        return str(dst)
-    logger.warning('no H.264 or VP9 encoder in PyAV: the overlay video is offered as a download only')
     return None
 
 
-__all__ = ['browser_video', 'source_fps']
+class PlayableVideo:
+    """``write`` RGB frames ``(H, W, 3)`` uint8 one at a time into ``<stem>.mp4`` (H.264, yuv420p) or ``.webm``.
+
+    Raises RuntimeError when this PyAV has none of :data:`ENCODERS`.
+    """
+
+    def __init__(self, folder, stem: str, fps: float = 8.0):
+        import av
+        found = available_encoder()
+        if found is None:
+            raise RuntimeError('PyAV has no H.264 or VP9 encoder here: no browser-playable overlay video')
+        self.codec, suffix = found
+        self.path = str(Path(folder) / f'{stem}{suffix}')
+        self._container = av.open(self.path, 'w')
+        self._fps = Fraction(fps).limit_denominator(1000)
+        self._stream = None
+        self.frames = 0
+
+    def write(self, frame: np.ndarray) -> None:
+        import av
+        h, w = frame.shape[:2]
+        frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode='edge')  # yuv420p needs even sides
+        if self._stream is None:
+            self._stream = self._container.add_stream(self.codec, rate=self._fps)
+            self._stream.width, self._stream.height = frame.shape[1], frame.shape[0]
+            self._stream.pix_fmt = 'yuv420p'
+        for packet in self._stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format='rgb24')):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> str:
+        if self._stream is not None:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+        self._container.close()
+        return self.path
+
+
+__all__ = ['PlayableVideo', 'available_encoder', 'source_fps', 'ENCODERS']

@@ -30,11 +30,11 @@ class DemoLimits:
     Args:
         max_upload_mb: largest accepted upload (also Gradio's ``max_file_size``).
         max_frames: longest accepted video, in frames (SAM 2 tracks every one of them).
-        sample_frames: video frames the LLM sees (upstream: 16); also the frames offered for region prompts.
+
+    The frames the LLM sees (and region prompts are clicked on) are the predictor's ``sample_frames``.
     """
     max_upload_mb: float = 200.0
     max_frames: int = 900
-    sample_frames: int = 16
 
 
 @dataclass(frozen=True)

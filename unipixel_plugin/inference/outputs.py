@@ -95,7 +95,8 @@ class StreamingOutputs:
     Per frame: one 0/255 PNG per object and one overlay frame (MP4, encoded incrementally with OpenCV). The COCO RLE
     of every mask is kept (a few bytes per frame) and written in the JSON record by :meth:`close`. A GIF must be
     assembled in memory, so a GIF overlay keeps at most ``gif_max_frames`` frames (evenly subsampled, with a
-    message); use ``video_format='mp4'`` for every frame.
+    message); use ``video_format='mp4'`` for every frame. ``video_format=None`` writes no overlay video (a caller that
+    encodes its own takes the overlay frames :meth:`add` returns).
 
     Args:
         out_dir / stem: where, and the file-name stem (``<stem>_overlay.mp4``, ``<stem>_obj<i>_frame<t>.png``,
@@ -104,13 +105,13 @@ class StreamingOutputs:
     """
 
     def __init__(self, out_dir, stem: str, caption: str, total_frames: int, fps: float = 5.0,
-                 video_format: str = 'mp4', gif_max_frames: int = 120):
-        if video_format not in ('mp4', 'gif'):
-            raise ValueError(f"video_format must be 'mp4' or 'gif', got {video_format!r}")
+                 video_format: str | None = 'mp4', gif_max_frames: int = 120):
+        if video_format not in ('mp4', 'gif', None):
+            raise ValueError(f"video_format must be 'mp4', 'gif' or None, got {video_format!r}")
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.stem, self.caption, self.fps, self.format = stem, caption, fps, video_format
-        self.overlay_path = str(self.out_dir / f'{stem}_overlay.{video_format}')
+        self.overlay_path = str(self.out_dir / f'{stem}_overlay.{video_format}') if video_format else None
         self.rles: list[list[dict]] = []
         self.frame_indices: list[int] = []
         self._writer = None
@@ -121,8 +122,9 @@ class StreamingOutputs:
             self.note = (f'GIF overlay subsampled to every {self._gif_step}th frame ({total_frames} frames; GIFs are '
                          'built in memory): use --video-format mp4 for every frame')
 
-    def add(self, frame_idx: int, frame: np.ndarray, masks) -> None:
-        """Write ``masks`` ``(N, H, W)`` bool of source frame ``frame_idx`` (``frame``: ``(H, W, 3)`` uint8)."""
+    def add(self, frame_idx: int, frame: np.ndarray, masks) -> np.ndarray:
+        """Write ``masks`` ``(N, H, W)`` bool of source frame ``frame_idx`` (``frame``: ``(H, W, 3)`` uint8);
+        returns the frame's overlay picture ``(H, W, 3)`` uint8."""
         from unipixel_plugin.masks import encode_rle
         masks = [np.asarray(m, dtype=bool) for m in masks]
         if not self.rles:
@@ -135,7 +137,9 @@ class StreamingOutputs:
         if self.format == 'gif':
             if (len(self.frame_indices) - 1) % self._gif_step == 0:
                 self._gif.append(Image.fromarray(picture))
-            return
+            return picture
+        if self.format is None:
+            return picture
         if self._writer is None:
             import cv2
             h, w = picture.shape[:2]
@@ -143,16 +147,20 @@ class StreamingOutputs:
             if not self._writer.isOpened():
                 raise RuntimeError(f'OpenCV cannot write {self.overlay_path} (no mp4v encoder?); use a .gif')
         self._writer.write(np.ascontiguousarray(picture[..., ::-1]))
+        return picture
 
     def close(self, record: dict) -> dict:
-        """Finish the overlay and write ``<stem>.json``: ``record`` plus the frame indices, RLEs and overlay path."""
+        """Finish the overlay and write ``<stem>.json``: ``record`` plus the frame indices, RLEs and overlay path
+        (``record``'s own ``overlay`` is kept when this writer made no video)."""
         if self._writer is not None:
             self._writer.release()
         if self._gif:
             self._gif[0].save(self.overlay_path, save_all=True, append_images=self._gif[1:],
                               duration=int(1000 * self._gif_step / self.fps), loop=0)
-        record = dict(record, frame_indices=self.frame_indices, overlay=self.overlay_path,
+        record = dict(record, frame_indices=self.frame_indices,
                       objects=[{'id': i, 'rle': rles} for i, rles in enumerate(self.rles)])
+        if self.overlay_path is not None:
+            record['overlay'] = self.overlay_path
         (self.out_dir / f'{self.stem}.json').write_text(json.dumps(record, indent=1))
         return record
 
