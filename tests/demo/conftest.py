@@ -1,12 +1,15 @@
-"""Demo fixtures: the predictor the demo serves by default (the tiny toy checkpoint, at the CLI's frame sizes) and
-handlers on a private folder."""
+"""Demo fixtures: the predictor the demo serves, handlers on a private folder, the sample's drawn circle.
+
+Two models: the random-weight tiny checkpoint (always there; ``demo_predictor``) and, when the package ships one,
+the trained toy that ``unipixel demo`` loads by default (``trained_toy``, ``default_handlers``). Tests whose checks
+must not depend on weights teacher-force ``<|seg|>``, so a mask exists whichever model runs.
+"""
 import pytest
 
 
 @pytest.fixture(scope='session')
 def demo_predictor(tiny_ckpt):
-    """What ``unipixel demo`` loads without --checkpoint: the same tiny checkpoint (seed 0, SAM 2 at 256 px) and
-    the CLI's small frame budget for it."""
+    """The random-weight tiny checkpoint (seed 0, SAM 2 at 256 px) at a small frame budget."""
     from unipixel_plugin.inference import UniPixelPredictor
     return UniPixelPredictor.from_pretrained(str(tiny_ckpt), device='cpu', dtype='float32', min_pixels=56 * 56,
                                              max_pixels=112 * 112, max_new_tokens=16)
@@ -23,6 +26,40 @@ def handlers(demo_predictor, demo_folders):
     from unipixel_plugin.demo import DemoHandlers
     from unipixel_plugin.prompts import SEG_ANSWER
     return DemoHandlers(demo_predictor, demo_folders, forced_answer=SEG_ANSWER, note='UNTRAINED test weights')
+
+
+@pytest.fixture(scope='session')
+def trained_toy():
+    """The trained toy the package ships (``engine.toy_recipe.packaged_toy()``), or None while there is none."""
+    try:
+        from unipixel_plugin.engine.toy_recipe import packaged_toy
+    except ImportError:  # a tree without the toy recipe
+        return None
+    return packaged_toy()
+
+
+@pytest.fixture(scope='session')
+def default_demo_predictor(trained_toy):
+    """What ``unipixel demo`` loads without --checkpoint (the CLI's own loader), when that is the packaged trained
+    toy; None otherwise (the CLI would first train one, for many minutes)."""
+    if trained_toy is None:
+        return None
+    from unipixel_plugin.cli import build_parser
+    from unipixel_plugin.cli.inference import _load_predictor
+    predictor, _ = _load_predictor(build_parser().parse_args(['demo', '--device', 'cpu', '--quiet']))
+    return predictor
+
+
+@pytest.fixture
+def default_handlers(request, default_demo_predictor, demo_folders):
+    """Handlers on the demo's default model when a trained toy ships, else on the random tiny checkpoint; the
+    teacher-forced answer is prefilled with ``<|seg|>`` either way."""
+    if default_demo_predictor is None:
+        return request.getfixturevalue('handlers')
+    from unipixel_plugin.cli.inference import DEMO_NOTE
+    from unipixel_plugin.demo import DemoHandlers
+    from unipixel_plugin.prompts import SEG_ANSWER
+    return DemoHandlers(default_demo_predictor, demo_folders, forced_answer=SEG_ANSWER, note=DEMO_NOTE)
 
 
 @pytest.fixture(scope='session')
