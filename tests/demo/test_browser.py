@@ -84,6 +84,13 @@ def wait_value(page, selector: str, predicate: str):
         f' const v = e ? e.value : ""; return {predicate}; }}', timeout=TIMEOUT_MS)
 
 
+def wait_idle(page) -> None:
+    """Wait until no output of the page shows Gradio's progress tracker (the outputs have settled)."""
+    page.wait_for_function(
+        '() => [...document.querySelectorAll(\'[data-testid="status-tracker"]\')]'
+        '.every(e => e.classList.contains("hide"))', timeout=TIMEOUT_MS)
+
+
 def click_image_pixel(page, selector: str, x: float, y: float) -> None:
     """Click pixel (x, y) of the picture shown in ``selector`` (scaled with object-fit: contain)."""
     img = page.locator(f'{selector} img').first
@@ -121,6 +128,7 @@ def test_segment_then_ask_about_a_clicked_point(page, server, default_handlers, 
     json_link = page.locator('#seg-downloads a[download="sample.json"]')
     json_link.wait_for()
     page.locator('#seg-downloads a[download="sample_masks.zip"]').wait_for()
+    wait_idle(page)
     page.screenshot(path=str(artifacts / '02-segmented.png'), full_page=True)
     assert value_of(page, '#seg-answer') == SEG_ANSWER
 
@@ -153,6 +161,7 @@ def test_segment_then_ask_about_a_clicked_point(page, server, default_handlers, 
     listed = value_of(page, '#region-regions')
     x, y = (float(v) for v in re.search(r'\[0\] point \(([\d.]+), ([\d.]+)\)', listed).groups())
     assert abs(x - 115) <= 2 and abs(y - 80) <= 2, listed
+    wait_idle(page)
     page.screenshot(path=str(artifacts / '03-point-clicked.png'), full_page=True)
 
     page.fill('#region-question textarea', 'What is [0]?')
@@ -160,6 +169,7 @@ def test_segment_then_ask_about_a_clicked_point(page, server, default_handlers, 
     page.click('#region-run')
     page.locator('#region-overlay img').first.wait_for()
     wait_value(page, '#region-prompt', 'v.length > 0')
+    wait_idle(page)
     page.screenshot(path=str(artifacts / '04-answered.png'), full_page=True)
     assert value_of(page, '#region-answer') == expected_answer.strip() or \
         value_of(page, '#region-answer') == expected_answer
