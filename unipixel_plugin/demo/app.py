@@ -101,7 +101,7 @@ def _region_picker(handlers: DemoHandlers, prefix: str, editor: bool):
             return handlers.clear(current)
 
     media.change(opened, [media], [state, image, frame, listing, *painted])
-    frame.release(moved, [state, frame], [state, image, listing, *painted])
+    frame.input(moved, [state, frame], [state, image, listing, *painted], trigger_mode='always_last')
     image.select(clicked, [state, mode], [state, image, listing])
     clear.click(cleared, [state], [state, image, listing])
     return state, painter
