@@ -18,6 +18,26 @@ def tiny_ckpt(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def toy_checkpoint():
+    """The trained toy (unipixel_plugin/assets/toy_model, trained by configs/unipixel_toy.py): a model whose masks
+    follow the query, for the tests that compare masks."""
+    from unipixel_plugin.engine.toy_recipe import packaged_toy
+    path = packaged_toy()
+    assert path is not None, ('the package ships no toy trained with the current configs/unipixel_toy.py: run '
+                              '`python -m unipixel_plugin.engine.toy_recipe --package` and commit the result')
+    return path
+
+
+@pytest.fixture(scope='session')
+def toy_predictor(toy_checkpoint):
+    from unipixel_plugin.inference import UniPixelPredictor
+    from unipixel_plugin.toy.model import LLM_PIXELS
+    return UniPixelPredictor.from_pretrained(str(toy_checkpoint), device='cpu', dtype='float32',
+                                             min_pixels=LLM_PIXELS, max_pixels=LLM_PIXELS, progress=False,
+                                             max_new_tokens=12, keep_logits=True)
+
+
+@pytest.fixture(scope='session')
 def tiny_model(tiny_ckpt):
     from unipixel_plugin.models import PixelQwen2_5_VLForConditionalGeneration
     return PixelQwen2_5_VLForConditionalGeneration.from_pretrained(str(tiny_ckpt), dtype=torch.float32).eval()

@@ -42,15 +42,26 @@ def test_info_describes_the_checkpoint(tiny_ckpt):
     assert info['tie_word_embeddings'] is True
 
 
-def test_default_segment_runs_the_demo_on_the_bundled_sample(tmp_path):
+def test_default_segment_runs_the_trained_toy_on_the_bundled_sample(tmp_path):
+    """README's first command: the toy model (shipped with the package) segments what it is asked, from generation."""
+    import cv2
+    circle = np.zeros((120, 160), np.uint8)
+    cv2.circle(circle, (115, 80), 18, 1, -1)  # scripts/make_sample_media.py, frame 0
     out = unipixel('segment', '--output', str(tmp_path / 'out'), env={'UNIPIXEL_TOY_ROOT': str(tmp_path / 'cache')})
     assert out.returncode == 0, out.stderr
-    assert 'UNTRAINED' in out.stdout
+    assert 'TOY model' in out.stdout
     record = json.loads((tmp_path / 'out' / 'sample.json').read_text())
-    assert record['answer'] == 'Sure, it is <|seg|>.' and len(record['objects']) == 1
+    assert '<|seg|>' in record['answer'] and len(record['objects']) == 1
     picture = np.asarray(Image.open(tmp_path / 'out' / 'sample_overlay.png'))
     assert picture.shape == (120, 160, 3)
     assert (tmp_path / 'out' / 'sample_obj0_frame00000.png').exists()
+    from unipixel_plugin.toy import sample_media
+    out = unipixel('segment', str(sample_media('image')), 'the blue circle', '--output', str(tmp_path / 'blue'),
+                   env={'UNIPIXEL_TOY_ROOT': str(tmp_path / 'cache')})
+    assert out.returncode == 0, out.stderr
+    mask = np.asarray(Image.open(tmp_path / 'blue' / 'sample_obj0_frame00000.png')) > 0
+    inter, union = (mask & circle.astype(bool)).sum(), (mask | circle.astype(bool)).sum()
+    assert inter / union >= 0.5, inter / union
 
 
 def test_segment_video_writes_gif_and_per_frame_masks(tiny_ckpt, tmp_path):

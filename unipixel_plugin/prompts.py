@@ -58,6 +58,13 @@ def seg_request(query: str, query_type: str, media: str) -> str:
                      'or description')
 
 
+def query_of_request(text: str) -> Optional[str]:
+    """The expression of the last ``query``-type request in ``text`` (what :func:`seg_request` put there), or None."""
+    import re
+    found = re.findall(r'Please segment the (.+?) in this (?:image|video)\.', text)
+    return found[-1] if found else None
+
+
 def seg_answer(query_type: str, answer: Optional[str] = None) -> str:
     """The assistant turn that carries the ``<|seg|>`` token."""
     if query_type == 'question':
@@ -189,7 +196,7 @@ def ask_with_options(question: str, options: Sequence[str]) -> str:
 
 __all__ = [
     'REF_TOKEN', 'SEG_TOKEN', 'MEM_TOKEN', 'UNIPIXEL_TOKENS', 'SEG_ANSWER', 'QUERY_TYPES', 'normalise_query',
-    'seg_request', 'seg_answer', 'seg_conversation', 'PROMPT_TYPES', 'segmentation_prompt', 'guess_prompt_type',
+    'seg_request', 'query_of_request', 'seg_answer', 'seg_conversation', 'PROMPT_TYPES', 'segmentation_prompt', 'guess_prompt_type',
     'place_ref_tokens', 'region_prefix',
     'REF_SHORT_CAPTION_REQUEST', 'REGION_DETAIL_REQUEST', 'MEM_REQUEST', 'VIDEOREFER_DETAIL_QUESTION',
     'BEST_OPTION_INSTRUCTION', 'BEST_OPTION_PREFIX', 'question_with_options', 'localize_request', 'localize_answer',

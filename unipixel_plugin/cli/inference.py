@@ -10,17 +10,16 @@ from unipixel_plugin.toy import sample_media
 
 logger = logging.getLogger('unipixel')
 
-DEMO_NOTE = 'UNTRAINED tiny demo weights'
+DEMO_NOTE = 'TOY model (2.5 M parameters, trained on coloured shapes only)'
 
 
 def demo_checkpoint() -> Path:
-    """A tiny UniPixel built offline (random weights, real SAM 2 Hiera-T at 256) in the toy cache
-    (``$UNIPIXEL_TOY_ROOT``): the default when no checkpoint is given."""
-    from unipixel_plugin.toy.cache import ensure_toy_checkpoint, toy_root
-    if not (toy_root() / 'checkpoint-s0-256px' / '.complete').exists():
-        logger.warning('no --checkpoint given: building a tiny model with random weights in %s (%s)', toy_root(),
-                       DEMO_NOTE)
-    return ensure_toy_checkpoint(seed=0, sam2_image_size=256)
+    """The toy UniPixel: the micro model trained on procedural coloured shapes (configs/unipixel_toy.py), shipped
+    with the package (or trained once into the toy cache if the package has none for the current recipe): the
+    default when no checkpoint is given. It knows red / green / blue / yellow / purple circles, squares and
+    triangles, and nothing else."""
+    from unipixel_plugin.engine.toy_recipe import ensure_trained_toy
+    return ensure_trained_toy()
 
 
 def check_media(path: str) -> None:
@@ -44,8 +43,9 @@ def _load_predictor(args):
         logging.getLogger('huggingface_hub').setLevel(logging.ERROR)  # retries of an unreachable hub
     checkpoint = args.checkpoint or str(demo_checkpoint())
     extra = {}
-    if args.checkpoint is None:  # tiny demo model: keep its frames tiny too
-        extra = dict(min_pixels=56 * 56, max_pixels=112 * 112)
+    if args.checkpoint is None:  # the toy sees frames at the size it was trained at
+        from unipixel_plugin.toy.model import LLM_PIXELS
+        extra = dict(min_pixels=LLM_PIXELS, max_pixels=LLM_PIXELS)
     return UniPixelPredictor.from_pretrained(checkpoint, device=args.device, dtype=args.dtype,
                                              sample_frames=args.sample_frames, max_new_tokens=args.max_new_tokens,
                                              progress=not args.quiet, sam2_frames=args.sam2_frames,
@@ -62,7 +62,7 @@ def add_inference_commands(sub) -> None:
 
     def common(p):
         p.add_argument('--checkpoint', default=None,
-                       help='checkpoint dir or hub id (default: a tiny untrained model built offline)')
+                       help='checkpoint dir or hub id (default: the toy model, trained on coloured shapes)')
         p.add_argument('--output', default='outputs', help='folder for overlays, mask PNGs and JSON records')
         p.add_argument('--device', default='auto')
         p.add_argument('--dtype', default='auto', help='auto (fp32 on CPU, checkpoint dtype on GPU), bf16, fp32')
@@ -160,9 +160,6 @@ def cmd_segment(args) -> int:
     check_media(media)
     predictor, demo = _load_predictor(args)
     answer = args.answer
-    if demo and answer is None:
-        # random weights rarely emit <|seg|>: teacher-force upstream's answer so the demo shows the mask path
-        answer = SEG_ANSWER
     prompt_type = args.prompt_type or guess_prompt_type(query)
     if args.prompt_type is None:
         print(f'prompt : {prompt_type} (guessed from the punctuation; --prompt-type to choose)')
@@ -176,7 +173,7 @@ def cmd_segment(args) -> int:
     print(f'objects: {len(result.masks)} mask track(s) over {len(result.frame_indices)} frame(s)')
     print(f'overlay: {record["overlay"]}')
     if demo:
-        print(f'note   : {DEMO_NOTE} (pass --checkpoint PolyU-ChenLab/UniPixel-3B for the real model)')
+        print(f'note   : {DEMO_NOTE}; pass --checkpoint PolyU-ChenLab/UniPixel-3B for the real model')
     return 0
 
 

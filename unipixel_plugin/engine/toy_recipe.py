@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from unipixel_plugin.prompts import query_of_request
 from unipixel_plugin.registry import MODELS
 from unipixel_plugin.engine.model import UniPixelModel
 from unipixel_plugin.toy.scenes import COLOURS, DIRECTIONS, SHAPES
@@ -39,8 +39,6 @@ from unipixel_plugin.toy.scenes import COLOURS, DIRECTIONS, SHAPES
 # every word of the toy's referring expressions but 'the' (unipixel_plugin.toy.scenes.add_expressions)
 TOY_WORDS = (*COLOURS, *SHAPES, 'biggest', 'smallest', 'moving', *DIRECTIONS)
 
-# the referring request of every toy path ("Please segment the {query} in this {image|video}.")
-_REQUEST = re.compile(r'Please segment the (.+?) in this (?:image|video)\.')
 
 
 @MODELS.register_module()
@@ -98,10 +96,10 @@ class ToyUniPixelModel(UniPixelModel):
         tokenizer = self.data_preprocessor.processor.tokenizer
         text = tokenizer.decode(input_ids[:position + 1].tolist(), skip_special_tokens=False)
         turn = text.rsplit('<|im_start|>user', 1)[-1]
-        found = _REQUEST.search(turn)
-        if not found:
+        query = query_of_request(turn)
+        if query is None:
             raise ValueError(f'no referring request in the turn before <|seg|>: {turn[-200:]!r}')
-        return [self.words[w] for w in found.group(1).lower().split() if w in self.words]
+        return [self.words[w] for w in query.lower().split() if w in self.words]
 
     def teacher_prompts(self, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         rows = []
@@ -139,9 +137,10 @@ PACKAGED_TOY = Path(__file__).resolve().parent.parent / 'assets' / 'toy_model'
 
 
 def recipe_digest() -> str:
-    """Short hash of the toy config: a packaged / cached toy trained with another recipe is not served."""
-    from unipixel_plugin.engine.runner import resolve_config
-    return hashlib.sha256(Path(resolve_config(TOY_CONFIG)).read_bytes()).hexdigest()[:10]
+    """Short hash of the toy config (the one shipped in the package's ``.mim/configs``, which ``mim train`` runs):
+    a packaged / cached toy trained with another recipe is not served."""
+    config = Path(__file__).resolve().parent.parent / '.mim' / 'configs' / TOY_CONFIG
+    return hashlib.sha256(config.read_bytes()).hexdigest()[:10]
 
 
 def packaged_toy() -> Optional[Path]:
