@@ -82,9 +82,9 @@ class DemoHandlers:
         predictor: the loaded :class:`UniPixelPredictor`.
         folders: where uploads are checked from and results written (:class:`DemoFolders`).
         limits: upload size / frame limits (:class:`DemoLimits`).
-        forced_answer: the answer tab 1 and the region tab prefill as teacher-forced (the untrained toy never emits
-            ``<|seg|>`` by itself); None: the model generates.
-        note: a line shown on overlays and in the page (e.g. that the weights are untrained).
+        forced_answer: the answer tab 1 and the region tab prefill as teacher-forced (``unipixel demo --answer``;
+            a random-weight model rarely emits ``<|seg|>`` by itself); None: the model generates.
+        note: a line shown on overlays and in the page (e.g. that the model is the toy).
         preview_every: while a video is tracked, yield its latest overlay frame every this many frames.
     """
 
