@@ -85,3 +85,20 @@ def test_the_sample_picture_answers_the_query(toy_predictor, query):
     assert result.text.count('<|seg|>') == 1
     mask = np.asarray(result.masks[0][0], bool)
     assert mask.mean() >= 0.02 and iou(mask, target.astype(bool)) >= 0.5
+
+
+def test_sam2_in_bfloat16_gives_the_float32_masks(toy_checkpoint):
+    """Upstream's evaluation numerics (SAM 2 in bf16) on masks with real area: nearly the float32 masks."""
+    import torch
+    from unipixel_plugin.inference import UniPixelPredictor
+    from unipixel_plugin.toy.model import LLM_PIXELS
+    kwargs = dict(device='cpu', dtype='fp32', min_pixels=LLM_PIXELS, max_pixels=LLM_PIXELS, max_new_tokens=12)
+    bf16 = UniPixelPredictor.from_pretrained(str(toy_checkpoint), sam2_dtype='bf16', **kwargs)
+    fp32 = UniPixelPredictor.from_pretrained(str(toy_checkpoint), **kwargs)
+    assert next(bf16.model.sam2.parameters()).dtype == torch.bfloat16
+    assert next(fp32.model.sam2.parameters()).dtype == torch.float32
+    for image, query, target in toy_images(3, 2):
+        a, b = fp32.segment(image, query), bf16.segment(image, query)
+        assert_real_mask(a.masks[0][0], target)
+        assert_real_mask(b.masks[0][0], target)
+        assert iou(np.asarray(a.masks[0], bool), np.asarray(b.masks[0], bool)) >= 0.9

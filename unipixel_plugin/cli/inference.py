@@ -47,6 +47,7 @@ def _load_predictor(args):
         from unipixel_plugin.toy.model import LLM_PIXELS
         extra = dict(min_pixels=LLM_PIXELS, max_pixels=LLM_PIXELS)
     return UniPixelPredictor.from_pretrained(checkpoint, device=args.device, dtype=args.dtype,
+                                             sam2_dtype=getattr(args, 'sam2_dtype', 'fp32'),
                                              sample_frames=args.sample_frames, max_new_tokens=args.max_new_tokens,
                                              progress=not args.quiet, sam2_frames=args.sam2_frames,
                                              **extra), args.checkpoint is None
@@ -66,6 +67,8 @@ def add_inference_commands(sub) -> None:
         p.add_argument('--output', default='outputs', help='folder for overlays, mask PNGs and JSON records')
         p.add_argument('--device', default='auto')
         p.add_argument('--dtype', default='auto', help='auto (fp32 on CPU, checkpoint dtype on GPU), bf16, fp32')
+        p.add_argument('--sam2-dtype', default='fp32', choices=('fp32', 'bf16'),
+                       help="SAM 2's dtype (fp32; bf16 = upstream's evaluation numerics, see docs/inference.md)")
         p.add_argument('--sample-frames', type=int, default=16, help='video frames the model sees (upstream: 16)')
         p.add_argument('--sam2-frames', choices=('sampled', 'all'), default='sampled',
                        help='masks on the sampled frames, or SAM 2 tracks every frame of the video')

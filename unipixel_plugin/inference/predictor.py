@@ -148,8 +148,13 @@ class UniPixelPredictor:
 
     @classmethod
     def from_pretrained(cls, checkpoint: str, device: str | None = 'auto', dtype='auto',
-                        attn_implementation: str = 'sdpa', **kwargs) -> UniPixelPredictor:
-        """Load a UniPixel checkpoint directory or hub id (``PolyU-ChenLab/UniPixel-3B``)."""
+                        attn_implementation: str = 'sdpa', sam2_dtype='fp32', **kwargs) -> UniPixelPredictor:
+        """Load a UniPixel checkpoint directory or hub id (``PolyU-ChenLab/UniPixel-3B``).
+
+        ``dtype`` is the LLM's and the vision tower's; SAM 2 (and the prompt encoders kept with it) stays float32
+        unless ``sam2_dtype='bf16'`` (upstream evaluates with the whole model in bfloat16, SAM 2 included; see
+        docs/inference.md, "Numerics").
+        """
         from transformers import AutoConfig, AutoProcessor
 
         from unipixel_plugin.models import PixelQwen2_5_VLForConditionalGeneration
@@ -158,6 +163,9 @@ class UniPixelPredictor:
         torch_dtype = resolve_dtype(dtype, dev, getattr(config, 'dtype', None))
         model = PixelQwen2_5_VLForConditionalGeneration.from_pretrained(
             checkpoint, dtype=torch_dtype, attn_implementation=attn_implementation).to(dev)
+        sam2_torch_dtype = resolve_dtype(sam2_dtype, dev)
+        if sam2_torch_dtype != torch.float32:
+            model.sam2.to(sam2_torch_dtype)
         processor = AutoProcessor.from_pretrained(checkpoint)
         return cls(model, processor, **kwargs)
 

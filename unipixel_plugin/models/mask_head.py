@@ -63,8 +63,25 @@ class SAM2MaskHead(nn.Module):
 
         Each object is prompted on frame 0 with its own hidden tokens and tracked independently (no
         non-overlap constraint), so the masks equal decoding every ``<|seg|>`` on its own, as upstream does, while
-        each frame is read and encoded once.
+        each frame is read and encoded once. A SAM 2 cast to bfloat16 / float16 (``UniPixelPredictor(...,
+        sam2_dtype='bf16')``, upstream's evaluation numerics) runs each step under autocast: the sam2 package makes
+        its position encodings and upsamplings in float32 and feeds them to the low-precision layers.
         """
+        dtype = next(self.sam2.parameters()).dtype
+        steps = self._decode_steps(hidden, frames, frame_size, batch_mode, keep_memories, verbose, features)
+        if dtype == torch.float32:
+            yield from steps
+            return
+        device_type = next(self.sam2.parameters()).device.type
+        while True:  # autocast around each step only: the caller runs outside it between yields
+            with torch.autocast(device_type=device_type, dtype=dtype):
+                try:
+                    item = next(steps)
+                except StopIteration:
+                    return
+            yield item
+
+    def _decode_steps(self, hidden, frames, frame_size, batch_mode, keep_memories, verbose, features):
         prompts = self.seg_head(hidden.to(self.seg_head[1].weight.dtype)).float()  # (N, K, sam_dim)
         if batch_mode:
             for idx in range(len(frames)):
@@ -82,6 +99,5 @@ class SAM2MaskHead(nn.Module):
         for frame_idx, _, logits in self.sam2.propagate_in_video(state, keep_memories=keep_memories,
                                                                  verbose=verbose):
             yield frame_idx, logits[:, 0]
-
 
 __all__ = ['SegTokenHead', 'SAM2MaskHead']

@@ -177,9 +177,12 @@ class UniPixelSAM2(SAM2VideoPredictor):
                 cache.clear()
             cache[frame_idx] = (image, backbone_out)
         image, backbone_out = cache[frame_idx]
+        # the package's FPN neck upsamples and encodes positions in float32: in a bfloat16 SAM 2 some levels come
+        # out float32, so give every level the model's dtype (a no-op in float32)
         expanded = {
-            'backbone_fpn': [f.expand(batch_size, -1, -1, -1) for f in backbone_out['backbone_fpn']],
-            'vision_pos_enc': [p.expand(batch_size, -1, -1, -1) for p in backbone_out['vision_pos_enc']],
+            'backbone_fpn': [f.to(self.dtype).expand(batch_size, -1, -1, -1) for f in backbone_out['backbone_fpn']],
+            'vision_pos_enc': [p.to(self.dtype).expand(batch_size, -1, -1, -1)
+                               for p in backbone_out['vision_pos_enc']],
         }
         return (image.expand(batch_size, -1, -1, -1), ) + self._prepare_backbone_features(expanded)
 
