@@ -34,3 +34,84 @@ def refvos_paths(tmp_path_factory, cases):
     """The tiny Ref-VOS dataset written twice: predictions as 0/255 PNGs and as 0/1 PNGs."""
     root = tmp_path_factory.mktemp('refvos')
     return {255: cases.refvos_dataset(str(root / 'ds255'), 255), 1: cases.refvos_dataset(str(root / 'ds1'), 1)}
+
+
+@pytest.fixture(scope='session')
+def lmms_run(tiny_ckpt):
+    """``run(tasks, data_root, output_path=None) -> results``: lmms-eval's ``simple_evaluate`` in this process on
+    this package's tasks, with the ``unipixel`` adapter on the tiny checkpoint answering exactly ``<|seg|>`` (random
+    tiny weights never emit it: the first generated token is forced to ``<|seg|>``, the next to ``<|im_end|>``), so
+    every answer carries one mask track. One adapter serves the whole session; ``results['samples'][task]`` holds
+    the logged samples. ``output_path`` reaches the aggregations as ``args.output_path`` (as ``--output_path``
+    does)."""
+    import contextlib
+    import os
+    import sys
+
+    tasks_path = HERE.parents[1] / 'tasks'
+    state = {}
+
+    @contextlib.contextmanager
+    def environment(**values):
+        old = {k: os.environ.get(k) for k in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+    @contextlib.contextmanager
+    def seg_then_stop(model, tokenizer):
+        seg, stop = model.config.seg_token_id, tokenizer.convert_tokens_to_ids('<|im_end|>')
+        step = {'prompt': False}
+
+        def note(module, args, kwargs):
+            ids = kwargs.get('input_ids')
+            # generation's first forward reads the whole prompt; the cached steps after it one token each
+            step['prompt'] = ids is not None and ids.shape[1] > 1
+
+        def boost(module, args, out):
+            out = out.clone()
+            out[..., seg if step['prompt'] else stop] += 1e4
+            return out
+
+        handles = [model.register_forward_pre_hook(note, with_kwargs=True), model.lm_head.register_forward_hook(boost)]
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def cli_namespace(tasks, output_path):
+        """The arguments the lmms-eval CLI would pass on (the aggregations read ``args.output_path``)."""
+        from lmms_eval.__main__ import parse_eval_args
+        argv = sys.argv
+        sys.argv = ['lmms-eval', '--model', 'unipixel', '--tasks', ','.join(tasks), '--log_samples'] + (
+            ['--output_path', str(output_path)] if output_path else [])
+        try:
+            return parse_eval_args()[1]
+        finally:
+            sys.argv = argv
+
+    def run(tasks, data_root, output_path=None, **model_args):
+        from lmms_eval.evaluator import simple_evaluate
+        from lmms_eval.tasks import TaskManager
+
+        from unipixel_plugin.evaluation.lmms.adapter import UniPixelLMM
+        settings = dict(device='cpu', min_pixels=3136, max_pixels=12544, max_new_tokens=4, **model_args)
+        key = tuple(sorted(settings.items()))
+        if key not in state:
+            state[key] = UniPixelLMM(pretrained=str(tiny_ckpt), **settings)
+        lm = state[key]
+        if 'manager' not in state:  # indexing lmms-eval's ~3000 task YAMLs takes seconds: once per session
+            state['manager'] = TaskManager(include_path=str(tasks_path))
+        with environment(UNIPIXEL_DATA_ROOT=str(data_root), HF_HUB_OFFLINE='1', HF_DATASETS_OFFLINE='1'), \
+                seg_then_stop(lm.predictor.model, lm.predictor.processor.tokenizer):
+            return simple_evaluate(model=lm, tasks=list(tasks), task_manager=state['manager'], log_samples=True,
+                                   bootstrap_iters=0, cli_args=cli_namespace(tasks, output_path))
+
+    return run

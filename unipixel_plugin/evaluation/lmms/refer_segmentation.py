@@ -49,7 +49,8 @@ def build_docs(dataset: str, split: str, data_root: str | None = None, ignore: s
         sample = reader.get_data_info(i)
         try:
             doc = _reason_seg_doc(sample, ignore) if dataset == 'reason_seg' else _refcoco_doc(sample)
-        except Exception as err:  # a sample whose masks or image cannot be read loses only itself
+        except (ValueError, OSError, RuntimeError, KeyError, IndexError, TypeError) as err:
+            # a sample whose masks or image cannot be read loses only itself
             logger.warning('%s %s: sample %s left out: %s: %s', dataset, split, sample.id, type(err).__name__, err)
             continue
         docs.append({'doc_id': len(docs), **doc})
