@@ -1,7 +1,11 @@
-"""The lmms-eval side of UniPixel's referring video segmentation tasks (MeViS valid_u, Ref-DAVIS17, ReVOS, Ref-SAV):
-documents from the native files through the dataset readers, per-expression J and F, and the dataset aggregations
-(mean over expressions; ReVOS: referring / reasoning / overall, upstream's 0.01 % rounding), all from
-:mod:`unipixel_plugin.evaluation.metrics`.
+"""The lmms-eval side of UniPixel's referring video segmentation tasks (MeViS valid_u, Ref-DAVIS17, ReVOS, Ref-SAV;
+MeViS valid and Ref-YouTube-VOS valid for their servers): documents from the native files through the dataset
+readers, per-expression J and F, and the dataset aggregations (mean over expressions; ReVOS: referring / reasoning /
+overall, upstream's 0.01 % rounding), all from :mod:`unipixel_plugin.evaluation.metrics`.
+
+MeViS ``valid`` and Ref-YouTube-VOS ``valid`` hide their masks: their documents have no ``gt``, ``process_results``
+keeps each expression's predicted masks, and the aggregation writes the archive the official server takes
+(:mod:`unipixel_plugin.evaluation.submission`) to ``<--output_path>/submissions/<task>.zip`` and logs where it is.
 
 A document holds the frame folder (``video``), the ids, upstream's prompt for the expression, and ``gt``: per frame
 the COCO RLE of the union of the expression's objects. The ``unipixel`` model (``sam2_frames=all``, upstream's
@@ -21,7 +25,9 @@ from unipixel_plugin.masks import decode_rle, encode_rle
 from unipixel_plugin.prompts import seg_request
 
 READERS = {'mevis': 'MeViSDataset', 'ref_davis17': 'RefDAVIS17Dataset', 'revos': 'ReVOSDataset',
-           'ref_sav': 'RefSAVEvalDataset'}
+           'ref_sav': 'RefSAVEvalDataset', 'ref_youtube_vos': 'RefYouTubeVOSDataset'}
+# splits whose masks are hidden: scored by the official server from the archive the aggregation writes
+SERVER_SPLITS = {('mevis', 'valid'), ('ref_youtube_vos', 'valid')}
 
 
 def build_docs(dataset: str, split: str, data_root: str | None = None) -> list[dict]:
@@ -33,20 +39,25 @@ def build_docs(dataset: str, split: str, data_root: str | None = None) -> list[d
     if dataset not in READERS:
         raise ValueError(f'unknown referring video dataset {dataset!r}; expected one of {sorted(READERS)}')
     reader = DATASETS.get(READERS[dataset])(data_root=data_root, split=split)
+    server = (dataset, reader.split) in SERVER_SPLITS
     docs = []
     for i in range(len(reader)):
         sample = reader.get_data_info(i)
         size = read_image_size(sample.media[0])
-        positions = list(range(len(sample.media)))
-        union = np.zeros((len(positions), *size), dtype=bool)
-        for obj in sample.objects:
-            union |= decode_object(obj, positions, size)
+        gt = ''
+        if not server:
+            positions = list(range(len(sample.media)))
+            union = np.zeros((len(positions), *size), dtype=bool)
+            for obj in sample.objects:
+                union |= decode_object(obj, positions, size)
+            gt = json.dumps([encode_rle(m) for m in union])
         docs.append({
             'doc_id': i, 'video': os.path.dirname(sample.media[0]), 'video_id': sample.meta['video'],
             'exp_id': sample.meta['exp_id'], 'query': sample.query, 'type_id': int(sample.meta.get('type_id', -1)),
             'prompt': seg_request(sample.query, sample.query_type or 'query', 'video'),
-            'frames': json.dumps([os.path.basename(p) for p in sample.media]),
-            'gt': json.dumps([encode_rle(m) for m in union])})
+            'frames': json.dumps(sample.meta.get('frame_names') or
+                                 [os.path.splitext(os.path.basename(p))[0] for p in sample.media]),
+            'height': size[0], 'width': size[1], 'benchmark': dataset, 'split': reader.split, 'gt': gt})
     return docs
 
 
@@ -91,6 +102,34 @@ def process_results(doc: dict, results: list) -> dict:
     return {'J': stats, 'F': stats, 'J&F': stats}
 
 
+def process_results_submission(doc: dict, results: list) -> dict:
+    """A hidden-mask split: the expression's predicted masks, one COCO RLE per frame (empty where none)."""
+    frames = json.loads(doc['frames'])
+    pred = predicted_track(results[0] if results else '', len(frames), (doc['height'], doc['width']))
+    item = {'benchmark': doc['benchmark'], 'split': doc['split'], 'video_id': doc['video_id'],
+            'exp_id': doc['exp_id'], 'frames': frames, 'masks': [encode_rle(m) for m in pred]}
+    return {'archived_expressions': item}
+
+
+def aggregate_submission(items: list[dict], args=None) -> int:
+    """Write the server archive of a hidden-mask split (see the module docstring) under ``args.output_path``
+    (lmms-eval's ``--output_path``; the working folder without one) and log where it is. Returns the number of
+    expressions archived: this split has no local score."""
+    from unipixel_plugin.evaluation.submission import announce, write_submission
+    if not items:
+        raise ValueError('no expression to archive: the split has no documents')
+    benchmark, split = items[0]['benchmark'], items[0]['split']
+    task = f'unipixel_{benchmark}_{split}'
+    out = getattr(args, 'output_path', None) or '.'
+    path = os.path.join(out, 'submissions', f'{task}.zip')
+    unique = {(i['video_id'], i['exp_id']): i for i in reversed(items)}  # a document padded in twice counts once
+    expressions = ((i['video_id'], i['exp_id'], i['frames'], (decode_rle(r) for r in i['masks']))
+                   for _, i in sorted(unique.items()))
+    written = write_submission(benchmark, expressions, path)
+    announce(task, benchmark, written)
+    return written['expressions']
+
+
 def aggregate_j(items: list[dict]) -> float:
     return float(np.mean([i['J'] for i in items]))
 
@@ -111,4 +150,5 @@ def aggregate_revos_overall(items: list[dict]) -> float:
 
 
 __all__ = ['build_docs', 'process_docs_for', 'doc_to_messages', 'doc_to_visual', 'doc_to_text', 'predicted_track',
-           'process_results', 'aggregate_j', 'aggregate_f', 'aggregate_jf', 'aggregate_revos_overall']
+           'process_results', 'process_results_submission', 'aggregate_submission', 'aggregate_j', 'aggregate_f',
+           'aggregate_jf', 'aggregate_revos_overall']
