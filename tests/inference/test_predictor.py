@@ -194,6 +194,20 @@ def test_sam2_can_track_every_frame_while_the_llm_sees_a_sample(tiny_model, tiny
         UniPixelPredictor(tiny_model, tiny_processor, sam2_frames='some')
 
 
+def test_a_list_of_frame_files_is_a_video_of_exactly_those_frames(tiny_model, tiny_processor, tmp_path):
+    from PIL import Image
+    for t in range(8):
+        Image.fromarray(scene(t)).save(tmp_path / f'{t:05d}.jpg')
+    chosen = [str(tmp_path / f'{t:05d}.jpg') for t in (0, 2, 3, 7, 7)]  # a benchmark's pick, a repeat included
+    every = UniPixelPredictor(tiny_model, tiny_processor, min_pixels=56 * 56, max_pixels=112 * 112,
+                              sam2_frames='all')
+    result = every.segment(chosen, 'red square', sample_frames=3, answer='Sure, it is <|seg|>.')
+    # SAM 2 tracks the 5 listed frames (not the folder's 8); the LLM sees 3 of them, sampled as upstream
+    assert result.frame_indices == list(range(5)) and result.masks[0].shape == (5, 60, 90)
+    assert result.media.indices == [0, 2, 4] and result.media.total_frames == 5
+    assert (result.media.frames[1] == np.asarray(Image.open(chosen[2]))).all()
+
+
 def test_prompt_types_render_upstream_templates(predictor):
     kwargs = dict(answer='Sure, it is <|seg|>.')
     assert predictor.segment(scene(), 'the dog on the left', **kwargs).prompt == \

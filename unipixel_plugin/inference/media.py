@@ -1,4 +1,5 @@
-"""Media for inference: an image, a video file or a folder of frames, with upstream's frame sampling."""
+"""Media for inference: an image, a video file, a folder of frames or a list of frame files, with upstream's frame
+sampling."""
 from __future__ import annotations
 
 import os
@@ -21,6 +22,8 @@ class Media:
         indices: frame numbers of ``frames`` in the source.
         kind: ``"image"`` or ``"video"``.  source: where it came from (for messages and records).
         total_frames: frames in the source.
+        files: the frame files when the source is a list of them (a benchmark's chosen frames, e.g. GroundMoRe's
+            20); ``indices`` count in this list.
     """
     frames: np.ndarray
     indices: list[int]
@@ -28,6 +31,7 @@ class Media:
     source: str
     total_frames: int = 1
     fps: float | None = field(default=None)
+    files: list[str] | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -35,7 +39,8 @@ class Media:
 
 
 def load_media(source, sample_frames: int = 16) -> Media:
-    """Load an image file, a video file or a frame folder; videos keep ``sample_frames`` uniform frames (<= 0: all).
+    """Load an image file, a video file, a frame folder or a list of frame files (a video of exactly those frames, in
+    that order); videos keep ``sample_frames`` uniform frames (<= 0: all).
 
     Raises :class:`~unipixel_plugin.data.media.MediaError` naming the input when it is missing or unreadable.
     """
@@ -46,6 +51,13 @@ def load_media(source, sample_frames: int = 16) -> Media:
                              f'{source.dtype}')
         kind = 'image' if frames.shape[0] == 1 else 'video'
         return Media(frames, list(range(frames.shape[0])), kind, '<array>', frames.shape[0])
+    if isinstance(source, (list, tuple)):
+        files = [os.fspath(f) for f in source]
+        if not files:
+            raise MediaError('an empty list of frame files')
+        positions = sample_frame_positions(len(files), sample_frames)
+        return Media(read_images([files[i] for i in positions]), positions, 'video' if len(files) > 1 else 'image',
+                     os.path.dirname(files[0]) or files[0], len(files), files=files)
     path = os.fspath(source)
     if os.path.isdir(path):
         files = list_frame_files(path)
@@ -65,7 +77,11 @@ def load_media(source, sample_frames: int = 16) -> Media:
 
 
 def frame_reader(source):
-    """``(read(i) -> (H, W, 3) uint8, num_frames)`` for a video file or frame folder, decoding one frame per call."""
+    """``(read(i) -> (H, W, 3) uint8, num_frames)`` for a video file, a frame folder or a list of frame files,
+    decoding one frame per call."""
+    if isinstance(source, (list, tuple)):
+        files = [os.fspath(f) for f in source]
+        return (lambda i: read_image(files[i])), len(files)
     path = os.fspath(source)
     if os.path.isdir(path):
         files = list_frame_files(path)

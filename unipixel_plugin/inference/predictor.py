@@ -393,12 +393,13 @@ class UniPixelPredictor:
 
     def _sam_frames(self, media: Media):
         """SAM 2's frames and their numbers in the source: the sampled frames, or with ``sam2_frames='all'`` every
-        frame of a video file / frame folder, decoded lazily one at a time."""
+        frame of a video file / frame folder / list of frame files, decoded lazily one at a time."""
         size = self.model.config.sam2_image_size
         whole = self.sam2_frames == 'all' and media.kind == 'video' and media.total_frames > len(media.frames)
-        if whole and isinstance(media.source, str) and os.path.exists(media.source):
+        source = media.files or media.source  # a list of frame files: exactly those frames
+        if whole and (media.files or isinstance(media.source, str) and os.path.exists(media.source)):
             from unipixel_plugin.inference.media import frame_reader
-            read, total = frame_reader(media.source)
+            read, total = frame_reader(source)
             return LazySAM2Frames(read, total, size), list(range(total))
         return sam2_frames(torch.from_numpy(np.array(media.frames)), size).to(self.device), list(media.indices)
 

@@ -9,6 +9,10 @@ Long runs lose nothing: with ``journal=PATH`` every answer is appended to a JSON
 (lmms-eval's own ``--use_cache`` stores a batch's answers only after the whole batch). A request that fails (a corrupt
 video, a missing file) is logged with its task and document and answered with an empty text — scored as a miss — and
 the run goes on; it is not journaled, so the next run tries it again.
+
+A document may list the frames a benchmark evaluates on (``frame_files``: a JSON list of image paths, GroundMoRe's
+20 of a folder): the request's video is then exactly those frames (the LLM sees ``sample_frames`` of them, SAM 2 all
+of them with ``sam2_frames=all``) instead of the whole folder its message names.
 """
 from __future__ import annotations
 
@@ -91,14 +95,17 @@ class UniPixelLMM(lmms):
     def batch_size(self):
         return self.batch_size_per_gpu
 
-    def _media_and_text(self, messages) -> tuple:
+    def _media_and_text(self, messages, doc: dict | None = None) -> tuple:
         from lmms_eval.protocol import ChatMessages
 
         from unipixel_plugin.inference import load_media
         chat = ChatMessages(messages=messages)
         images, videos, _ = chat.extract_media()
         texts = [c.text for m in chat.messages if m.role == 'user' for c in m.content if c.type == 'text']
-        if videos:
+        frame_files = (doc or {}).get('frame_files')
+        if videos and frame_files:  # the benchmark's chosen frames of the folder (GroundMoRe's 20), not all of it
+            media = load_media(json.loads(frame_files), self.predictor.sample_frames)
+        elif videos:
             media = load_media(videos[0], self.predictor.sample_frames)
         elif images:
             image = images[0]
@@ -122,8 +129,8 @@ class UniPixelLMM(lmms):
                 resumed += 1
                 continue
             try:
-                messages = doc_to_messages(self.task_dict[task][split][doc_id])
-                media, text = self._media_and_text(messages)
+                doc = self.task_dict[task][split][doc_id]
+                media, text = self._media_and_text(doc_to_messages(doc), doc)
             except (OSError, ValueError, RuntimeError) as err:  # the document's media cannot be read
                 logger.warning('%s doc %s: %s: %s; answered with an empty text', task, doc_id, type(err).__name__, err)
                 outputs.append('')

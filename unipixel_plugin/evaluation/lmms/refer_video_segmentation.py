@@ -1,5 +1,5 @@
-"""The lmms-eval side of UniPixel's referring video segmentation tasks (MeViS valid_u, Ref-DAVIS17, ReVOS, Ref-SAV;
-MeViS valid and Ref-YouTube-VOS valid for their servers): documents from the native files through the dataset
+"""The lmms-eval side of UniPixel's referring video segmentation tasks (MeViS valid_u, Ref-DAVIS17, ReVOS, Ref-SAV,
+GroundMoRe test; MeViS valid and Ref-YouTube-VOS valid for their servers): documents from the native files through the dataset
 readers, per-expression J and F, and the dataset aggregations (mean over expressions; ReVOS: referring / reasoning /
 overall, upstream's 0.01 % rounding), all from :mod:`unipixel_plugin.evaluation.metrics`.
 
@@ -8,7 +8,10 @@ keeps each expression's predicted masks, and the aggregation writes the archive 
 (:mod:`unipixel_plugin.evaluation.submission`) to ``<--output_path>/submissions/<task>.zip`` and logs where it is.
 
 A document holds the frame folder (``video``), the ids, upstream's prompt for the expression, and ``gt``: per frame
-the COCO RLE of the union of the expression's objects. The ``unipixel`` model (``sam2_frames=all``, upstream's
+the COCO RLE of the union of the expression's objects. GroundMoRe's documents also list ``frame_files``: the 20
+frames upstream evaluates on (``np.linspace`` over the video's frames), which the adapter uses instead of the whole
+folder (the LLM sees 16 of them, SAM 2 all 20); its ground truth is limited to the question's action window and its
+prompt is upstream's ``question`` template. The ``unipixel`` model (``sam2_frames=all``, upstream's
 evaluation protocol) answers with a JSON string of per-frame RLEs over every frame of the folder; a plain text
 answer, or a frame without a mask, is an empty mask (so missing frames lower J, as in the reference scripts).
 """
@@ -25,7 +28,9 @@ from unipixel_plugin.masks import decode_rle, encode_rle
 from unipixel_plugin.prompts import seg_request
 
 READERS = {'mevis': 'MeViSDataset', 'ref_davis17': 'RefDAVIS17Dataset', 'revos': 'ReVOSDataset',
-           'ref_sav': 'RefSAVEvalDataset', 'ref_youtube_vos': 'RefYouTubeVOSDataset'}
+           'ref_sav': 'RefSAVEvalDataset', 'ref_youtube_vos': 'RefYouTubeVOSDataset', 'groundmore': 'GroundMoReDataset'}
+# benchmarks evaluated on chosen frames of a folder, not all of it: documents list them (``frame_files``)
+FRAME_LISTS = {'groundmore'}
 # splits whose masks are hidden: scored by the official server from the archive the aggregation writes
 SERVER_SPLITS = {('mevis', 'valid'), ('ref_youtube_vos', 'valid')}
 
@@ -53,11 +58,12 @@ def build_docs(dataset: str, split: str, data_root: str | None = None) -> list[d
             gt = json.dumps([encode_rle(m) for m in union])
         docs.append({
             'doc_id': i, 'video': os.path.dirname(sample.media[0]), 'video_id': sample.meta['video'],
-            'exp_id': sample.meta['exp_id'], 'query': sample.query, 'type_id': int(sample.meta.get('type_id', -1)),
+            'exp_id': sample.meta.get('exp_id', sample.meta.get('qid')), 'query': sample.query, 'type_id': int(sample.meta.get('type_id', -1)),
             'prompt': seg_request(sample.query, sample.query_type or 'query', 'video'),
             'frames': json.dumps(sample.meta.get('frame_names') or
                                  [os.path.splitext(os.path.basename(p))[0] for p in sample.media]),
-            'height': size[0], 'width': size[1], 'benchmark': dataset, 'split': reader.split, 'gt': gt})
+            'height': size[0], 'width': size[1], 'benchmark': dataset, 'split': reader.split, 'gt': gt,
+            **({'frame_files': json.dumps(list(sample.media))} if dataset in FRAME_LISTS else {})})
     return docs
 
 
