@@ -27,7 +27,7 @@ def test_leaf_basenames_are_unique_in_the_package():
 def test_config_loads(path):
     cfg = Config.fromfile(path)
     assert cfg.default_scope == 'unipixel_plugin'
-    assert cfg.model.type == 'UniPixelModel'
+    assert cfg.model.type in ('UniPixelModel', 'ToyUniPixelModel')  # the toy: UniPixelModel + its prompt teacher
     assert 'unipixel_plugin.engine' in cfg.custom_imports.imports
     assert cfg.train_dataloader.collate_fn.type == 'unipixel_plugin.unipixel_collate'
 
