@@ -170,6 +170,35 @@ def question_with_options(question: str, options: Sequence[str]) -> str:
         f'\n{BEST_OPTION_INSTRUCTION}'
 
 
+OBJECT_REGION_TAG = re.compile(r'<object(\d+)><region>')
+
+
+def name_region_tags(text: str) -> tuple[str, list[int]]:
+    """VideoRefer's object tags in upstream's object notation: each ``<objectN><region>`` becomes ``[N]`` and so does
+    any later bare ``<objectN>`` (upstream's infer_videorefer_q.py); a text with bare ``<region>`` tags only (no
+    ``<objectN>``) names them ``[0]``, ``[1]``... in order.
+
+    Returns:
+        the text and the object ids in the order of their tags (the order of the annotation's objects).
+    """
+    ids = [int(n) for n in OBJECT_REGION_TAG.findall(text)]
+    if ids:
+        for n in ids:
+            text = text.replace(f'<object{n}><region>', f'[{n}]').replace(f'<object{n}>', f'[{n}]')
+        return text, ids
+    count = text.count('<region>')
+    for k in range(count):
+        text = text.replace('<region>', f'[{k}]', 1)
+    return text, list(range(count))
+
+
+def region_question(question: str, options: Sequence[str]) -> tuple[str, list[int]]:
+    """VideoRefer-Bench-Q's question as upstream sends it after the region prefix: the question with its options and
+    the instruction (:func:`question_with_options`), object tags named ``[N]`` (:func:`name_region_tags`).
+    Generation is then prefilled with :data:`BEST_OPTION_PREFIX`."""
+    return name_region_tags(question_with_options(question, options))
+
+
 def localize_request(question: str, object_ids: Sequence[int], options: Sequence[str] = ()) -> tuple[str, list[int]]:
     """PixelQA pass 1 as :class:`~unipixel_plugin.inference.Conversation` words it: the question with
     ``[id] <|ref|>`` at each region's first mention ``[k]`` (regions it does not mention before it), the options, then
@@ -200,5 +229,5 @@ __all__ = [
     'place_ref_tokens', 'region_prefix',
     'REF_SHORT_CAPTION_REQUEST', 'REGION_DETAIL_REQUEST', 'MEM_REQUEST', 'VIDEOREFER_DETAIL_QUESTION',
     'BEST_OPTION_INSTRUCTION', 'BEST_OPTION_PREFIX', 'question_with_options', 'localize_request', 'localize_answer',
-    'ask_with_options'
+    'ask_with_options', 'OBJECT_REGION_TAG', 'name_region_tags', 'region_question'
 ]

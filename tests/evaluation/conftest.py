@@ -38,10 +38,10 @@ def refvos_paths(tmp_path_factory, cases):
 
 @pytest.fixture(scope='session')
 def lmms_run(tiny_ckpt):
-    """``run(tasks, data_root, output_path=None) -> results``: lmms-eval's ``simple_evaluate`` in this process on
-    this package's tasks, with the ``unipixel`` adapter on the tiny checkpoint answering exactly ``<|seg|>`` (random
-    tiny weights never emit it: the first generated token is forced to ``<|seg|>``, the next to ``<|im_end|>``), so
-    every answer carries one mask track. One adapter serves the whole session; ``results['samples'][task]`` holds
+    """``run(tasks, data_root, output_path=None, answer='<|seg|>') -> results``: lmms-eval's ``simple_evaluate`` in
+    this process on this package's tasks, with the ``unipixel`` adapter on the tiny checkpoint answering exactly
+    ``answer`` (random tiny weights never emit ``<|seg|>``: greedy decoding is forced onto the answer's tokens, then
+    ``<|im_end|>``), so by default every answer carries one mask track. One adapter serves the whole session; ``results['samples'][task]`` holds
     the logged samples. ``output_path`` reaches the aggregations as ``args.output_path`` (as ``--output_path``
     does)."""
     import contextlib
@@ -65,18 +65,19 @@ def lmms_run(tiny_ckpt):
                     os.environ[k] = v
 
     @contextlib.contextmanager
-    def seg_then_stop(model, tokenizer):
-        seg, stop = model.config.seg_token_id, tokenizer.convert_tokens_to_ids('<|im_end|>')
-        step = {'prompt': False}
+    def forced_answer(model, tokenizer, answer):
+        """Greedy decoding picks ``answer``'s tokens in turn, then ``<|im_end|>``."""
+        forced = tokenizer.encode(answer, add_special_tokens=False) + [tokenizer.convert_tokens_to_ids('<|im_end|>')]
+        step = {'n': 0}
 
         def note(module, args, kwargs):
             ids = kwargs.get('input_ids')
             # generation's first forward reads the whole prompt; the cached steps after it one token each
-            step['prompt'] = ids is not None and ids.shape[1] > 1
+            step['n'] = 0 if ids is not None and ids.shape[1] > 1 else step['n'] + 1
 
         def boost(module, args, out):
             out = out.clone()
-            out[..., seg if step['prompt'] else stop] += 1e4
+            out[..., forced[min(step['n'], len(forced) - 1)]] += 1e4
             return out
 
         handles = [model.register_forward_pre_hook(note, with_kwargs=True), model.lm_head.register_forward_hook(boost)]
@@ -97,7 +98,7 @@ def lmms_run(tiny_ckpt):
         finally:
             sys.argv = argv
 
-    def run(tasks, data_root, output_path=None, **model_args):
+    def run(tasks, data_root, output_path=None, answer='<|seg|>', **model_args):
         from lmms_eval.evaluator import simple_evaluate
         from lmms_eval.tasks import TaskManager
 
@@ -110,8 +111,9 @@ def lmms_run(tiny_ckpt):
         if 'manager' not in state:  # indexing lmms-eval's ~3000 task YAMLs takes seconds: once per session
             state['manager'] = TaskManager(include_path=str(tasks_path))
         with environment(UNIPIXEL_DATA_ROOT=str(data_root), HF_HUB_OFFLINE='1', HF_DATASETS_OFFLINE='1'), \
-                seg_then_stop(lm.predictor.model, lm.predictor.processor.tokenizer):
+                forced_answer(lm.predictor.model, lm.predictor.processor.tokenizer, answer):
             return simple_evaluate(model=lm, tasks=list(tasks), task_manager=state['manager'], log_samples=True,
                                    bootstrap_iters=0, cli_args=cli_namespace(tasks, output_path))
 
+    run.adapters = state  # the adapters made so far, by settings (tests may wrap their predictor)
     return run

@@ -83,6 +83,7 @@ class Request:
     mask_frame: int = 0
     answer_prefix: str = ''  # generation starts after this text (upstream PixelQA: "The best option is (")
     prompt_type: str = 'query'  # for segmentation requests: a type of prompts.PROMPT_TYPES ('raw': as given)
+    budget: str | None = None  # the LLM pixel budget path (models.processing_unipixel.PIXEL_BUDGETS); None: inference
 
 
 @dataclass
@@ -94,6 +95,7 @@ class _Prepared:
     answer: str | None
     refer_mask: torch.Tensor | None
     answer_prefix: str = ''
+    budget: str | None = None
 
 
 def resolve_device(device: str | None) -> torch.device:
@@ -269,7 +271,8 @@ class UniPixelPredictor:
         text = segmentation_prompt(req.text, req.prompt_type, media.kind) if segment else req.text
         refer_mask = req.refer_mask
         if len(req.masks):
-            refer_mask, prefix = self._mask_prompts(req.masks, req.mask_frame, media, first_id=len(req.regions))
+            refer_mask, prefix = self._mask_prompts(req.masks, req.mask_frame, media, first_id=len(req.regions),
+                                                    budget=req.budget)
             text = prefix + text
         regions = list(req.regions)
         if regions and REF_TOKEN not in text:
@@ -285,9 +288,9 @@ class UniPixelPredictor:
         if refer_mask is not None and text.count(MEM_TOKEN) != int(refer_mask.flatten(2).any(-1).sum()):
             raise ValueError(f'{media.source}: the text has {text.count(MEM_TOKEN)} <|mem|> tokens but the masks '
                              f'cover {int(refer_mask.flatten(2).any(-1).sum())} (object, frame pair) regions')
-        return _Prepared(media, text, prompts, req.answer, refer_mask, req.answer_prefix)
+        return _Prepared(media, text, prompts, req.answer, refer_mask, req.answer_prefix, req.budget)
 
-    def _mask_prompts(self, masks, frame: int, media: Media, first_id: int = 0):
+    def _mask_prompts(self, masks, frame: int, media: Media, first_id: int = 0, budget: str | None = None):
         count = len(media.frames)
         if not 0 <= frame < count:
             raise ValueError(f'{media.source}: the masks are on frame {frame} but the media has {count} frame(s)')
@@ -300,7 +303,7 @@ class UniPixelPredictor:
             if not mask.any():
                 raise ValueError(f'{media.source}: mask {i} is empty: a mask prompt must cover some pixels')
             stack[frame, i] = mask.float()
-        grid = self.inputs.grid_for(torch.from_numpy(np.array(media.frames)))
+        grid = self.inputs.grid_for(torch.from_numpy(np.array(media.frames)), budget=budget)
         # only the temporal group holding the prompt frame is marked; an all-empty object would mean "everywhere"
         refer = refer_mask_from_masks(stack, grid)
         return refer, mem_prompt_prefix(refer, count, range(first_id, first_id + len(masks)))
@@ -312,9 +315,12 @@ class UniPixelPredictor:
         teacher = [p.answer is not None for p in prepared]
         if any(teacher) and not all(teacher):
             raise ValueError('a batch mixes teacher-forced and generated requests; run them separately')
+        budgets = {p.budget for p in prepared}
+        if len(budgets) > 1:
+            raise ValueError(f'a batch mixes pixel budgets {sorted(map(str, budgets))}; run them separately')
         frames = [torch.from_numpy(np.array(p.media.frames)) for p in prepared]
         data = self.inputs.batch(frames, [p.text for p in prepared], [p.answer for p in prepared] if teacher[0]
-                                 else None, [p.answer_prefix for p in prepared])
+                                 else None, [p.answer_prefix for p in prepared], budget=prepared[0].budget)
         batch = {k: (v.to(device) if torch.is_tensor(v) else v) for k, v in data.items() if k != 'frame_size'}
         if any(p.prompts for p in prepared):
             coords, labels, pframes = [], [], []

@@ -65,12 +65,13 @@ def raster_to_window_order(video_grid_thw: torch.Tensor, spatial_merge_size: int
 
 
 def refer_mask_from_masks(masks: torch.Tensor, video_grid_thw: torch.Tensor, patch_size: int = 14,
-                          merge_size: int = 2) -> torch.Tensor:
+                          merge_size: int = 2, fill_empty: bool = True) -> torch.Tensor:
     """Object masks ``(T, O, H, W)`` on the LLM frames -> ``refer_mask`` ``(grid_t, O, grid_h/2, grid_w/2)`` bool.
 
     As upstream's PixelQA: frames are paired (max over each temporal patch, an odd count padded with the last
-    frame), an object with an empty mask everywhere is treated as the whole frame, then the mask is resized to the
-    patch grid and max-pooled over each merged 28x28 patch.
+    frame), an object with an empty mask everywhere is treated as the whole frame (``fill_empty``; upstream's
+    VideoRefer-Bench-Q script does not do this: ``fill_empty=False`` leaves such an object without ``<|mem|>``), then
+    the mask is resized to the patch grid (bilinear, antialiased) and max-pooled over each merged 28x28 patch.
     """
     masks = masks.float()
     if masks.size(0) % 2:
@@ -78,7 +79,7 @@ def refer_mask_from_masks(masks: torch.Tensor, video_grid_thw: torch.Tensor, pat
     t, objects, h, w = masks.shape
     paired = masks.reshape(t // 2, 2, objects, h, w).amax(dim=1)
     for obj in range(objects):
-        if not paired[:, obj].any():
+        if fill_empty and not paired[:, obj].any():
             paired[:, obj] = 1
     grid_t, grid_h, grid_w = (int(v) for v in video_grid_thw.reshape(-1)[:3])
     if paired.size(0) != grid_t:

@@ -12,7 +12,10 @@ the run goes on; it is not journaled, so the next run tries it again.
 
 A document may list the frames a benchmark evaluates on (``frame_files``: a JSON list of image paths, GroundMoRe's
 20 of a folder): the request's video is then exactly those frames (the LLM sees ``sample_frames`` of them, SAM 2 all
-of them with ``sam2_frames=all``) instead of the whole folder its message names.
+of them with ``sam2_frames=all``) instead of the whole folder its message names. A document with a
+``region_request`` (VideoRefer-Bench-Q, :mod:`.region_questions`) gives its objects as masks: the adapter samples the
+annotated frames, turns the masks into ``refer_mask`` and the ``<|mem|>`` region prefix, and uses the request's
+pixel budget and answer prefix.
 """
 from __future__ import annotations
 
@@ -118,6 +121,50 @@ class UniPixelLMM(lmms):
             raise ValueError('UniPixel needs an image or a video in every request')
         return media, '\n'.join(texts)
 
+    @staticmethod
+    def _message_text(messages) -> str:
+        from lmms_eval.protocol import ChatMessages
+        chat = ChatMessages(messages=messages)
+        return '\n'.join(c.text for m in chat.messages if m.role == 'user' for c in m.content if c.type == 'text')
+
+    def _region_request(self, spec: dict, source: str, text: str):
+        """A request about objects given as masks (a document's ``region_request``, see
+        :mod:`~unipixel_plugin.evaluation.lmms.region_questions`): ``sample_frames`` frames of the annotated
+        timeline with ``prompt_frame`` kept (upstream's sampling), the objects' masks on them as ``refer_mask``, the
+        region prefix with one ``<|mem|>`` per (object, frame pair) before ``text``, the request's pixel budget and
+        answer prefix."""
+        import torch
+
+        from unipixel_plugin.data.media import load_timeline, sample_frame_positions
+        from unipixel_plugin.data.pipeline import keep_frame
+        from unipixel_plugin.inference import Request
+        from unipixel_plugin.inference.media import Media
+        from unipixel_plugin.masks import decode_rle
+        from unipixel_plugin.models.object_memory import mem_prompt_prefix, refer_mask_from_masks
+
+        def choose(length: int) -> list[int]:
+            positions = sample_frame_positions(length, self.predictor.sample_frames)
+            return keep_frame(positions, spec['prompt_frame']) if spec.get('prompt_frame') is not None else positions
+
+        positions, frames = load_timeline(spec['media_type'], spec['media'], spec.get('frame_indices'), choose)
+        size = frames.shape[1:3]
+        masks = torch.zeros(len(positions), len(spec['masks']), *size)
+        for o, track in enumerate(spec['masks']):
+            for i, t in enumerate(positions):
+                if track[t] is not None:
+                    mask = decode_rle(track[t])
+                    if mask.shape != tuple(size):
+                        raise ValueError(f'object {spec["object_ids"][o]}: its mask on timeline frame {t} is '
+                                         f'{mask.shape[1]}x{mask.shape[0]} but the frame is {size[1]}x{size[0]}')
+                    masks[i, o] = torch.from_numpy(mask).float()
+        grid = self.predictor.inputs.grid_for(torch.from_numpy(frames), budget=spec.get('budget'))
+        refer = refer_mask_from_masks(masks, grid, fill_empty=spec.get('fill_empty', True))
+        prefix = mem_prompt_prefix(refer, len(positions), spec['object_ids'])
+        kind = 'video' if len(positions) > 1 else 'image'
+        media = Media(frames, list(positions), kind, source, len(positions))
+        return Request(media, prefix + text, refer_mask=refer, answer_prefix=spec.get('answer_prefix', ''),
+                       budget=spec.get('budget'))
+
     def generate_until(self, requests: list[Instance]) -> list[str]:
         from unipixel_plugin.inference import Request, RequestError
         outputs, resumed = [], 0
@@ -130,7 +177,11 @@ class UniPixelLMM(lmms):
                 continue
             try:
                 doc = self.task_dict[task][split][doc_id]
-                media, text = self._media_and_text(doc_to_messages(doc), doc)
+                if doc.get('region_request'):  # objects given as masks (VideoRefer-Bench-Q): frames chosen there
+                    prepared = self._region_request(json.loads(doc['region_request']), str(doc.get('video', '')),
+                                                    self._message_text(doc_to_messages(doc)))
+                else:
+                    prepared = Request(*self._media_and_text(doc_to_messages(doc), doc))
             except (OSError, ValueError, RuntimeError) as err:  # the document's media cannot be read
                 logger.warning('%s doc %s: %s: %s; answered with an empty text', task, doc_id, type(err).__name__, err)
                 outputs.append('')
@@ -138,7 +189,7 @@ class UniPixelLMM(lmms):
             old = self.predictor.max_new_tokens
             self.predictor.max_new_tokens = int(gen_kwargs.get('max_new_tokens', old))
             try:
-                result = self.predictor.run([Request(media, text)])[0]
+                result = self.predictor.run([prepared])[0]
             finally:
                 self.predictor.max_new_tokens = old
             if isinstance(result, RequestError):
