@@ -1,7 +1,8 @@
 """Hooks of the unipixel Ref-VOS tasks: the logic lives in
 unipixel_plugin.evaluation.lmms.refer_video_segmentation."""
 from unipixel_plugin.evaluation.lmms.refer_video_segmentation import (  # noqa: F401
-    aggregate_f, aggregate_j, aggregate_jf, aggregate_revos_overall, aggregate_submission, doc_to_messages, doc_to_text,
+    aggregate_f, aggregate_j, aggregate_jf, aggregate_revos_overall, aggregate_revos_overall_f,
+    aggregate_revos_overall_j, aggregate_submission, doc_to_messages, doc_to_text,
     doc_to_visual, process_docs_for, process_results, process_results_submission)
 
 mevis_valid_u_docs = process_docs_for('mevis', 'valid_u')

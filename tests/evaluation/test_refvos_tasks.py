@@ -80,6 +80,9 @@ def test_revos_overall_is_the_mean_of_the_subsets(refvos_root):
              task.process_results(docs[1], [answer_for(docs[1], {0})])['J&F']]
     # referring 100, reasoning 33.33 (each expression rounded to 0.01 % first), overall their mean
     assert task.aggregate_revos_overall(items) == pytest.approx((100 + 33.33) / 2 / 100)
+    # J and F alike: the reasoning expression has J = F = 1/3 (one perfect frame of three)
+    assert task.aggregate_revos_overall_j(items) == pytest.approx((100 + 33.33) / 2 / 100)
+    assert task.aggregate_revos_overall_f(items) == pytest.approx((100 + 33.33) / 2 / 100)
 
 
 def test_yamls_load(refvos_root, monkeypatch):

@@ -49,14 +49,37 @@ def metric_name(name: str) -> str | None:
     return METRIC_NAMES.get(base.lower(), base if base in METRIC_NAMES.values() else None)
 
 
+# task-name spellings of benchmarks and protocol suffixes (for results files written before the tasks declared
+# their ``metadata.unipixel``)
+BENCHMARK_ALIASES = {'reasonseg': 'reason_seg'}
+PROTOCOL_SUFFIXES = {'_ignore_background': 'ignore=background'}
+DEFAULT_PROTOCOLS = {'reason_seg': 'ignore=exclude'}
+
+
 def task_key(task: str) -> tuple[str, str, str]:
-    """``(benchmark, split, protocol)`` of a task name: ``unipixel_<benchmark>_<split>`` (the splits of this
-    package's tasks), ``pixelqa_<mode>``, or ``(task, '', 'default')`` for any other task."""
+    """``(benchmark, split, protocol)`` of a task name: ``unipixel_<benchmark>_<split>[_<protocol>]`` (the splits
+    of this package's tasks), ``pixelqa_<mode>``, or ``(task, '', 'default')`` for any other task. The tasks of this
+    package also declare the triple in their ``metadata.unipixel``, which :func:`read_results` prefers."""
     name = task[len(TASK_PREFIX):] if task.startswith(TASK_PREFIX) else task
+    protocol = None
+    for suffix, value in PROTOCOL_SUFFIXES.items():
+        if task.startswith(TASK_PREFIX) and name.endswith(suffix):
+            name, protocol = name[:-len(suffix)], value
     match = re.match(r'^(.*)_(val|valid|valid_u|test|testA|testB|single|multi|point|box|mix)$', name)
     if match and (task.startswith(TASK_PREFIX) or name.startswith('pixelqa')):
-        return match.group(1), match.group(2), 'default'
+        benchmark = BENCHMARK_ALIASES.get(match.group(1), match.group(1))
+        return benchmark, match.group(2), protocol or DEFAULT_PROTOCOLS.get(benchmark, 'default')
     return name, '', 'default'
+
+
+def declared_key(config: dict | None) -> tuple[str, str, str] | None:
+    """``(benchmark, split, protocol)`` a task config declares in ``metadata.unipixel`` (this package's tasks; lmms-eval
+    copies each task's config into the results file under ``configs``), or None."""
+    metadata = (config or {}).get('metadata') if isinstance(config, dict) else None
+    declared = metadata.get('unipixel') if isinstance(metadata, dict) else None
+    if not isinstance(declared, dict) or not declared.get('benchmark'):
+        return None
+    return str(declared['benchmark']), str(declared.get('split', '')), str(declared.get('protocol', 'default'))
 
 
 def _percent(value: float, fraction: bool) -> float:
@@ -72,9 +95,11 @@ def read_results(path, model: str | None = None) -> list[Entry]:
         config = data.get('config') or {}
         name = model or _lmms_model_name(config, path)
         out = []
+        configs = data.get('configs') or {}
         for task, metrics in data['results'].items():
-            benchmark, split, protocol = task_key(task)
-            if benchmark == 'revos' and task.startswith(TASK_PREFIX):
+            declared = declared_key(configs.get(task))
+            benchmark, split, protocol = declared or task_key(task)
+            if declared is None and benchmark == 'revos' and task.startswith(TASK_PREFIX):
                 protocol = 'overall'  # this package's ReVOS task reports the overall score
             for key, value in metrics.items():
                 metric = metric_name(key)
@@ -215,4 +240,4 @@ def _charts(entries, out_dir: Path) -> list[str]:
     return paths
 
 
-__all__ = ['Entry', 'read_results', 'with_published', 'deltas', 'render', 'task_key', 'metric_name']
+__all__ = ['Entry', 'read_results', 'with_published', 'deltas', 'render', 'task_key', 'declared_key', 'metric_name']

@@ -4,7 +4,8 @@ Sources: the UniPixel README (3B / 7B) and the peers' papers as collected in ../
 leaderboard shows a delta to a published row only where benchmark, split, protocol and metric all match: e.g.
 UniPixel's "MeViS (val)" is the official server's ``valid`` split, while Sa2VA reports ``valid_u``; UniPixel's
 ReasonSeg numbers were scored by its own script, which counts LISA's "ignore" regions as background
-(``ignore=background``), not with the LISA protocol (``ignore=excluded``).
+(``ignore=background``), not with the LISA protocol (``ignore=exclude``). This package's lmms-eval tasks declare
+their ``(benchmark, split, protocol)`` in their YAML (``metadata.unipixel``), which is what leaderboards match on.
 """
 from __future__ import annotations
 

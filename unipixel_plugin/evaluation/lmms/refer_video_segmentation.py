@@ -148,13 +148,27 @@ def aggregate_jf(items: list[dict]) -> float:
     return (aggregate_j(items) + aggregate_f(items)) / 2
 
 
+def _revos_overall(items: list[dict], key: str) -> float:
+    summary = revos_summary([((i['J'], i['F']), i['type_id']) for i in items], round_percent=True)
+    return summary['overall'][key] / 100
+
+
 def aggregate_revos_overall(items: list[dict]) -> float:
     """ReVOS overall J&F (fraction): mean of the referring and reasoning subsets, each expression rounded to 0.01 %
     first (upstream's script); type 2 expressions count in neither subset."""
-    summary = revos_summary([((i['J'], i['F']), i['type_id']) for i in items], round_percent=True)
-    return summary['overall']['JF'] / 100
+    return _revos_overall(items, 'JF')
+
+
+def aggregate_revos_overall_j(items: list[dict]) -> float:
+    """ReVOS overall J, as :func:`aggregate_revos_overall`."""
+    return _revos_overall(items, 'J')
+
+
+def aggregate_revos_overall_f(items: list[dict]) -> float:
+    """ReVOS overall F, as :func:`aggregate_revos_overall`."""
+    return _revos_overall(items, 'F')
 
 
 __all__ = ['build_docs', 'process_docs_for', 'doc_to_messages', 'doc_to_visual', 'doc_to_text', 'predicted_track',
            'process_results', 'process_results_submission', 'aggregate_submission', 'aggregate_j', 'aggregate_f',
-           'aggregate_jf', 'aggregate_revos_overall']
+           'aggregate_jf', 'aggregate_revos_overall', 'aggregate_revos_overall_j', 'aggregate_revos_overall_f']
