@@ -31,8 +31,11 @@ def reason_root(tmp_path_factory):
     for split in ('val', 'test'):
         folder = root / 'lisa' / 'reason_seg' / 'ReasonSeg' / split
         folder.mkdir(parents=True)
-        for name in ('a_cup', 'b_hand', 'c_broken'):
-            Image.fromarray(np.full((H, W, 3), 70, np.uint8)).save(folder / f'{name}.jpg')
+        for name, (x0, y0, x1, y1) in (('a_cup', (0, 0, 19, 9)), ('b_hand', (10, 10, 40, 30)),
+                                       ('c_broken', (0, 0, 5, 5))):
+            image = np.full((H, W, 3), 70, np.uint8)
+            image[y0:y1 + 1, x0:x1 + 1] = (210, 40, 40)  # something to see (the seeded tiny SAM 2 masks it)
+            Image.fromarray(image).save(folder / f'{name}.jpg')
         (folder / 'a_cup.json').write_text(json.dumps({
             'text': ['The red cup.'], 'is_sentence': False,
             'shapes': [{'label': 'target', 'points': rect(0, 0, 19, 9), 'shape_type': 'polygon'},
