@@ -51,15 +51,13 @@ def default_demo_predictor(trained_toy):
 
 
 @pytest.fixture
-def default_handlers(request, default_demo_predictor, demo_folders):
-    """Handlers on the demo's default model when a trained toy ships, else on the random tiny checkpoint; the
-    teacher-forced answer is prefilled with ``<|seg|>`` either way."""
-    if default_demo_predictor is None:
-        return request.getfixturevalue('handlers')
+def default_handlers(default_demo_predictor, demo_folders):
+    """Handlers on the demo's default model, the trained toy, as ``unipixel demo`` serves it: nothing
+    teacher-forced, the model generates its answers."""
+    assert default_demo_predictor is not None, 'the package ships no trained toy (engine.toy_recipe.packaged_toy)'
     from unipixel_plugin.cli.inference import DEMO_NOTE
     from unipixel_plugin.demo import DemoHandlers
-    from unipixel_plugin.prompts import SEG_ANSWER
-    return DemoHandlers(default_demo_predictor, demo_folders, forced_answer=SEG_ANSWER, note=DEMO_NOTE)
+    return DemoHandlers(default_demo_predictor, demo_folders, forced_answer=None, note=DEMO_NOTE)
 
 
 @pytest.fixture(scope='session')
