@@ -102,3 +102,11 @@ def test_sam2_in_bfloat16_gives_the_float32_masks(toy_checkpoint):
         assert_real_mask(a.masks[0][0], target)
         assert_real_mask(b.masks[0][0], target)
         assert iou(np.asarray(a.masks[0], bool), np.asarray(b.masks[0], bool)) >= 0.9
+
+
+def test_lmms_eval_adapter_takes_sam2_dtype(toy_checkpoint):
+    import torch
+    from unipixel_plugin.evaluation.lmms.adapter import UniPixelLMM
+    model = UniPixelLMM(pretrained=str(toy_checkpoint), device='cpu', dtype='fp32', sam2_dtype='bf16')
+    assert next(model.predictor.model.sam2.parameters()).dtype == torch.bfloat16
+    assert model.settings['sam2_dtype'] == 'bf16'

@@ -38,7 +38,8 @@ class UniPixelLMM(lmms):
     model_args: ``pretrained`` (checkpoint dir or hub id, required), ``device`` (auto), ``dtype`` (auto),
     ``sample_frames`` (16), ``max_new_tokens`` (256), ``attn_implementation`` (sdpa), ``min_pixels``, ``max_pixels``,
     ``sam2_frames`` (``all``: SAM 2 tracks every frame of a video, upstream's evaluation; ``sampled``: the 16),
-    ``journal`` (a JSON-lines file of produced answers: resumable runs, see the module docstring).
+    ``journal`` (a JSON-lines file of produced answers: resumable runs, see the module docstring), ``sam2_dtype``
+    (``fp32``; ``bf16`` runs SAM 2 in bfloat16 as upstream's evaluation does, see docs/inference.md "Numerics").
     """
 
     is_simple = False
@@ -46,7 +47,7 @@ class UniPixelLMM(lmms):
     def __init__(self, pretrained: str | None = None, device: str = 'auto', dtype: str = 'auto',
                  sample_frames: int = 16, max_new_tokens: int = 256, attn_implementation: str = 'sdpa',
                  min_pixels: int | None = None, max_pixels: int | None = None, batch_size=1,
-                 sam2_frames: str = 'all', journal: str | None = None, **kwargs):
+                 sam2_frames: str = 'all', journal: str | None = None, sam2_dtype: str = 'fp32', **kwargs):
         super().__init__()
         if not pretrained:
             raise ValueError('--model unipixel needs --model_args pretrained=<checkpoint dir or hub id>')
@@ -55,11 +56,11 @@ class UniPixelLMM(lmms):
             pretrained, device=device, dtype=dtype, attn_implementation=attn_implementation,
             sample_frames=int(sample_frames), max_new_tokens=int(max_new_tokens),
             min_pixels=int(min_pixels) if min_pixels else None, max_pixels=int(max_pixels) if max_pixels else None,
-            sam2_frames=sam2_frames)
+            sam2_frames=sam2_frames, sam2_dtype=sam2_dtype)
         self.batch_size_per_gpu = int(batch_size)
         self.pretrained = pretrained
         self.settings = dict(pretrained=str(pretrained), sample_frames=int(sample_frames), sam2_frames=sam2_frames,
-                             min_pixels=min_pixels, max_pixels=max_pixels, dtype=dtype)
+                             min_pixels=min_pixels, max_pixels=max_pixels, dtype=dtype, sam2_dtype=sam2_dtype)
         self.journal = journal
         self.journaled = self._read_journal() if journal else {}
         self.resumed = 0
