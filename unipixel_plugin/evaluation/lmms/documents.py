@@ -33,4 +33,17 @@ def answer_record(answer) -> dict:
     return record if isinstance(record, dict) else {}
 
 
-__all__ = ['process_docs_hook', 'media_messages', 'answer_record']
+# the lmms-eval hooks of every video task whose documents hold ``video`` and ``prompt``
+def video_doc_to_messages(doc: dict) -> list[dict]:
+    return media_messages('video', doc['video'], doc['prompt'])
+
+
+def video_doc_to_visual(doc: dict) -> list:
+    return [doc['video']]
+
+
+def video_doc_to_text(doc: dict) -> str:
+    return doc['prompt']
+
+
+__all__ = ['video_doc_to_messages', 'video_doc_to_visual', 'video_doc_to_text', 'process_docs_hook', 'media_messages', 'answer_record']

@@ -22,7 +22,9 @@ import os
 
 import numpy as np
 
-from unipixel_plugin.evaluation.lmms.documents import answer_record, media_messages, process_docs_hook
+from unipixel_plugin.evaluation.lmms.documents import (answer_record, process_docs_hook,
+                                                      video_doc_to_messages, video_doc_to_text,
+                                                      video_doc_to_visual)
 from unipixel_plugin.evaluation.metrics import j_and_f, revos_summary
 from unipixel_plugin.masks import decode_rle, encode_rle
 from unipixel_plugin.prompts import seg_request
@@ -72,16 +74,7 @@ def process_docs_for(dataset: str, split: str):
     return process_docs_hook(build_docs, dataset, split)
 
 
-def doc_to_messages(doc: dict) -> list[dict]:
-    return media_messages('video', doc['video'], doc['prompt'])
-
-
-def doc_to_visual(doc: dict) -> list:
-    return [doc['video']]
-
-
-def doc_to_text(doc: dict) -> str:
-    return doc['prompt']
+doc_to_messages, doc_to_visual, doc_to_text = video_doc_to_messages, video_doc_to_visual, video_doc_to_text
 
 
 def predicted_track(answer: str, num_frames: int, size: tuple[int, int]) -> np.ndarray:

@@ -25,7 +25,9 @@ import json
 import logging
 import os
 
-from unipixel_plugin.evaluation.lmms.documents import answer_record, media_messages, process_docs_hook
+from unipixel_plugin.evaluation.lmms.documents import (answer_record, process_docs_hook,
+                                                      video_doc_to_messages, video_doc_to_text,
+                                                      video_doc_to_visual)
 from unipixel_plugin.evaluation.metrics.multiple_choice import choice_accuracy, score_choice
 from unipixel_plugin.prompts import BEST_OPTION_PREFIX, region_question
 
@@ -100,16 +102,7 @@ def process_docs_for(dataset: str, split: str):
     return process_docs_hook(build_docs, dataset, split)
 
 
-def doc_to_messages(doc: dict) -> list[dict]:
-    return media_messages('video', doc['video'], doc['prompt'])
-
-
-def doc_to_visual(doc: dict) -> list:
-    return [doc['video']]
-
-
-def doc_to_text(doc: dict) -> str:
-    return doc['prompt']
+doc_to_messages, doc_to_visual, doc_to_text = video_doc_to_messages, video_doc_to_visual, video_doc_to_text
 
 
 def process_results(doc: dict, results: list) -> dict:
