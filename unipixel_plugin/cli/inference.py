@@ -11,6 +11,8 @@ from unipixel_plugin.toy import sample_media
 logger = logging.getLogger('unipixel')
 
 DEMO_NOTE = 'TOY model (2.5 M parameters, trained on coloured shapes only)'
+# what the overlay pictures say (they are small: the sample is 160x120)
+PICTURE_NOTE = 'TOY model (shapes only)'
 
 
 def demo_checkpoint() -> Path:
@@ -169,7 +171,7 @@ def cmd_segment(args) -> int:
     if args.sam2_frames == 'all' and Path(media).exists() and _is_video(media):
         return _segment_streaming(predictor, media, query, answer, prompt_type, args, demo)
     result = predictor.segment(media, query, answer=answer, prompt_type=prompt_type)
-    caption = f'{DEMO_NOTE}: ' + result.text if demo else result.text
+    caption = f'{PICTURE_NOTE}: ' + result.text if demo else result.text
     from unipixel_plugin.inference.outputs import write_outputs
     record = write_outputs(result, Path(args.output), caption, video_format=args.video_format)
     print(f'answer : {result.text!r}')
@@ -197,7 +199,7 @@ def _segment_streaming(predictor, media: str, query: str, answer, prompt_type: s
     for frame_idx, masks, text in predictor.segment_stream(media, query, answer=answer, prompt_type=prompt_type,
                                                            progress=not args.quiet):
         if writer is None:
-            caption = f'{DEMO_NOTE}: ' + text if demo else text
+            caption = f'{PICTURE_NOTE}: ' + text if demo else text
             writer = StreamingOutputs(args.output, Path(media).stem, caption, total,
                                       video_format=args.video_format)
             if writer.note:
@@ -243,11 +245,11 @@ def cmd_ask(args) -> int:
         masks = [load_mask_png(m, size) for m in args.mask]
     result = predictor.ask(args.media, args.question, regions, masks=masks, mask_frame=args.frame,
                            answer=args.answer)
-    caption = f'{DEMO_NOTE}: ' + result.text if demo else result.text
+    caption = f'{PICTURE_NOTE}: ' + result.text if demo else result.text
     from unipixel_plugin.inference.outputs import write_outputs
     write_outputs(result, Path(args.output), caption, video_format=args.video_format)
     print(f'answer : {result.text!r}')
     return 0
 
 
-__all__ = ['add_inference_commands', 'demo_checkpoint', 'check_media', 'DEMO_NOTE']
+__all__ = ['add_inference_commands', 'demo_checkpoint', 'check_media', 'DEMO_NOTE', 'PICTURE_NOTE']

@@ -16,9 +16,32 @@ PALETTE = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)
                     (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)], dtype=np.float32)
 
 
+def _contrast(colour: np.ndarray) -> np.ndarray:
+    """Black or white, whichever stands out against ``colour`` (by luminance)."""
+    luminance = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
+    return np.array((0, 0, 0) if luminance > 140 else (255, 255, 255), dtype=np.float32)
+
+
+def caption_lines(caption: str, width: int, max_lines: int = 3) -> list[str]:
+    """``caption`` wrapped to a ``width``-pixel picture (PIL's default font is about 6 px a character); the last line
+    ends with '...' when the text is longer than ``max_lines``."""
+    import textwrap
+    chars = max(8, width // 6)
+    lines = textwrap.wrap(caption, chars) or ['']
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][:chars - 3].rstrip() + '...'
+    return lines
+
+
 def overlay(frame: np.ndarray, masks: Sequence[np.ndarray], alpha: float = 0.5, caption: str | None = None,
             labels: Sequence[str] | None = None) -> np.ndarray:
-    """Blend each object's mask in its own colour onto ``frame`` ``(H, W, 3)`` uint8; outline it; add a caption."""
+    """Blend each object's mask in its own colour onto ``frame`` ``(H, W, 3)`` uint8; outline it; add a caption.
+
+    The outline is drawn twice: the mask's boundary pixels in the object's colour and the ring just outside it in
+    black or white (whichever contrasts with that colour), so a mask stays visible on an object of its own colour
+    (a blue mask on a blue circle). The caption wraps onto up to three lines.
+    """
     out = frame.astype(np.float32).copy()
     for i, mask in enumerate(masks):
         mask = np.asarray(mask, dtype=bool)
@@ -27,19 +50,40 @@ def overlay(frame: np.ndarray, masks: Sequence[np.ndarray], alpha: float = 0.5, 
                              f'{frame.shape[1]}x{frame.shape[0]}')
         colour = PALETTE[i % len(PALETTE)]
         out[mask] = (1 - alpha) * out[mask] + alpha * colour
-        edge = mask & ~(np.roll(mask, 1, 0) & np.roll(mask, -1, 0) & np.roll(mask, 1, 1) & np.roll(mask, -1, 1))
-        out[edge] = colour
+        grown = _shift_any(mask)
+        out[grown & ~mask] = _contrast(colour)
+        out[mask & ~_shift_all(mask)] = colour
     image = Image.fromarray(out.clip(0, 255).astype(np.uint8))
     if caption or labels:
         draw = ImageDraw.Draw(image)
         y = 2
         if caption:
-            draw.rectangle([0, 0, image.width, 12], fill=(0, 0, 0))
-            draw.text((2, 1), caption[:max(8, image.width // 6)], fill=(255, 255, 255))
-            y = 14
+            lines = caption_lines(caption, image.width)
+            draw.rectangle([0, 0, image.width, 11 * len(lines) + 1], fill=(0, 0, 0))
+            for n, line in enumerate(lines):
+                draw.text((2, 1 + 11 * n), line, fill=(255, 255, 255))
+            y = 11 * len(lines) + 3
         for i, label in enumerate(labels or []):
             draw.text((2, y + 11 * i), label, fill=tuple(int(c) for c in PALETTE[i % len(PALETTE)]))
     return np.asarray(image)
+
+
+def _neighbours(mask: np.ndarray) -> list[np.ndarray]:
+    """The mask shifted one pixel up, down, left and right (no wrap-around at the picture's border)."""
+    padded = np.pad(mask, 1)
+    return [padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]]
+
+
+def _shift_all(mask: np.ndarray) -> np.ndarray:
+    """Pixels whose four neighbours are all in ``mask`` (the mask eroded by one pixel)."""
+    n = _neighbours(mask)
+    return n[0] & n[1] & n[2] & n[3]
+
+
+def _shift_any(mask: np.ndarray) -> np.ndarray:
+    """``mask`` grown by one pixel."""
+    n = _neighbours(mask)
+    return mask | n[0] | n[1] | n[2] | n[3]
 
 
 def save_frames(path: str, frames: Sequence[np.ndarray], fps: float = 5.0) -> str:
@@ -165,4 +209,4 @@ class StreamingOutputs:
         return record
 
 
-__all__ = ['PALETTE', 'overlay', 'save_frames', 'write_outputs', 'StreamingOutputs']
+__all__ = ['PALETTE', 'overlay', 'caption_lines', 'save_frames', 'write_outputs', 'StreamingOutputs']
