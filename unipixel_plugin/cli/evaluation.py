@@ -1,5 +1,6 @@
-"""``unipixel score`` (any model's predictions, scored with this package's metrics) and ``unipixel leaderboard``
-(side-by-side tables and charts of any models' results)."""
+"""``unipixel score`` (any model's predictions, scored with this package's metrics), ``unipixel export`` (an
+lmms-eval run's masks as such predictions) and ``unipixel leaderboard`` (side-by-side tables and charts of any
+models' results)."""
 from __future__ import annotations
 
 
@@ -35,6 +36,15 @@ def cmd_score(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from unipixel_plugin.evaluation.export import export_samples
+    written = export_samples(args.samples, args.out, args.data_root, args.task)
+    print(f'{written["task"]}: {written["predictions"]} prediction(s) ({written["kind"]}; {written["empty"]} without '
+          'any mask pixel)')
+    print(f'wrote  : {written["path"]}')
+    return 0
+
+
 def add_evaluation_commands(sub) -> None:
     from unipixel_plugin.evaluation.scoring import BENCHMARKS
     p = sub.add_parser('score', help="score a prediction folder of any model with this package's metrics",
@@ -56,6 +66,17 @@ def add_evaluation_commands(sub) -> None:
     p.add_argument('--no-rounding', action='store_true',
                    help='ReVOS: average unrounded expression scores (upstream rounds each to 0.01 %%)')
     p.set_defaults(func=cmd_score)
+
+    p = sub.add_parser('export', help="an lmms-eval run's masks as the prediction files `unipixel score` reads",
+                       description='Read the *_samples_<task>.jsonl that lmms-eval --log_samples wrote for one of '
+                       "this package's mask tasks and write its predictions: predictions.json (refcoco family, "
+                       'reason_seg) or the PNG tree <video>/<expression>/<frame>.png (video benchmarks).')
+    p.add_argument('samples', help='the *_samples_<task>.jsonl file')
+    p.add_argument('out', help='output folder')
+    p.add_argument('--data-root', default=None, help='the data root the run read (default: $UNIPIXEL_DATA_ROOT): '
+                   'the documents are built from it again, as the task built them')
+    p.add_argument('--task', default=None, help='the task (default: from the file name)')
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser('leaderboard', help='side-by-side table (Markdown, HTML) and charts of results files',
                        description='Read lmms-eval results files (<output>/<model>/<date>_results.json) and '
