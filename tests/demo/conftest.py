@@ -4,7 +4,33 @@ Two models: the random-weight tiny checkpoint (always there; ``demo_predictor``)
 the trained toy that ``unipixel demo`` loads by default (``trained_toy``, ``default_handlers``). Tests whose checks
 must not depend on weights teacher-force ``<|seg|>``, so a mask exists whichever model runs.
 """
+import os
+import socket
+
 import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve(monkeypatch):
+    """``serve(handlers) -> demo``: the page served on a free loopback port for the test, closed afterwards (the
+    Gradio environment variables that ``launch_demo`` sets are restored)."""
+    from unipixel_plugin.demo.app import launch_demo
+    for name in ('GRADIO_TEMP_DIR', 'GRADIO_EXAMPLES_CACHE', 'GRADIO_ANALYTICS_ENABLED'):
+        monkeypatch.setenv(name, os.environ.get(name, ''))
+    started = []
+
+    def start(handlers):
+        started.append(launch_demo(handlers, port=free_port(), prevent_thread_lock=True, quiet=True))
+        return started[-1]
+    yield start
+    for demo in started:
+        demo.close()
 
 
 @pytest.fixture(scope='session')

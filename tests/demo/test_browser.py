@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +29,6 @@ REPO = Path(__file__).resolve().parents[2]
 TIMEOUT_MS = 60_000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def artifacts(tmp_path, request):
     folder = tmp_path / 'artifacts'
@@ -50,13 +43,8 @@ def artifacts(tmp_path, request):
 
 
 @pytest.fixture
-def server(default_handlers, monkeypatch):
-    from unipixel_plugin.demo.app import launch_demo
-    for name in ('GRADIO_TEMP_DIR', 'GRADIO_EXAMPLES_CACHE', 'GRADIO_ANALYTICS_ENABLED'):
-        monkeypatch.setenv(name, os.environ.get(name, ''))  # restored afterwards; launch_demo sets them
-    demo = launch_demo(default_handlers, port=free_port(), prevent_thread_lock=True, quiet=True)
-    yield demo
-    demo.close()
+def server(default_handlers, serve):
+    return serve(default_handlers)
 
 
 @pytest.fixture

@@ -1,18 +1,11 @@
 """The served demo: what it refuses to serve, where it listens, and the ``unipixel demo`` command's guards."""
 import os
-import socket
 import urllib.error
 import urllib.request
 
 import pytest
 
 pytest.importorskip('gradio')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def status(url: str) -> int:
@@ -24,13 +17,8 @@ def status(url: str) -> int:
 
 
 @pytest.fixture
-def served(handlers, monkeypatch):
-    from unipixel_plugin.demo.app import launch_demo
-    for name in ('GRADIO_TEMP_DIR', 'GRADIO_EXAMPLES_CACHE', 'GRADIO_ANALYTICS_ENABLED'):
-        monkeypatch.setenv(name, os.environ.get(name, ''))  # restored afterwards; launch_demo sets them
-    demo = launch_demo(handlers, port=free_port(), prevent_thread_lock=True, quiet=True)
-    yield demo
-    demo.close()
+def served(handlers, serve):
+    return serve(handlers)
 
 
 def test_the_server_serves_only_its_own_folders(served, handlers, tmp_path):
@@ -60,7 +48,7 @@ def test_other_hosts_need_an_explicit_flag(handlers):
         check_host(host, allow_remote=False)
     check_host('0.0.0.0', allow_remote=True)
     with pytest.raises(ValueError, match='--allow-remote'):
-        launch_demo(handlers, host='0.0.0.0', port=free_port(), prevent_thread_lock=True)
+        launch_demo(handlers, host='0.0.0.0', port=0, prevent_thread_lock=True)  # refused before binding
 
 
 def test_page_errors_are_messages_not_tracebacks():
