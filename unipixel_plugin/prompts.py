@@ -213,6 +213,31 @@ def localize_request(question: str, object_ids: Sequence[int], options: Sequence
     return f'{text}. Please localize the relevant objects with IDs.', order
 
 
+def pixelqa_localize_request(question: str, options: Sequence[str]) -> tuple[str, str, list[int]]:
+    """PixelQA pass 1 exactly as upstream builds it from a VideoRefer-Bench-Q question (``infer_pixelqa.py`` with the
+    dataset's ``mem_question`` / ``mem_response``): the question, ``Options:`` one per line, each ``<objectN><region>``
+    replaced by ``[N] <|ref|>`` and any later ``<objectN>`` by ``[N]`` (a question without ``<objectN>`` tags has its
+    ``<region>`` named ``[0] <|ref|>``), then "." and :data:`MEM_REQUEST`.
+
+    Returns:
+        ``(user text, teacher-forced answer "[N] <|seg|> ...", object ids in tag order)``; the ``<|ref|>`` tokens are
+        in the same order, so region prompts are given in the annotation's object order.
+    """
+    text = question.strip() + '\nOptions:' + ''.join(f'\n{opt}' for opt in options)
+    if '<object' in text:
+        ids = OBJECT_REGION_TAG.findall(text)
+        for n in ids:
+            text = text.replace(f'<object{n}><region>', f'[{n}] {REF_TOKEN}').replace(f'<object{n}>', f'[{n}]')
+    else:
+        ids = ['0']
+        text = text.replace('<region>', f'[0] {REF_TOKEN}')
+    if '<region>' in text or not ids:
+        raise ValueError(f'cannot name the regions of the question {question!r}: every <region> must follow an '
+                         '<objectN> tag, or the question must have a single bare <region>')
+    answer = ' '.join(f'[{n}] {SEG_TOKEN}' for n in ids)
+    return MEM_REQUEST.format(text + '.'), answer, [int(n) for n in ids]
+
+
 def localize_answer(object_ids: Sequence[int]) -> str:
     """The teacher-forced pass-1 answer: ``[id] <|seg|>`` per object."""
     return ' '.join(f'[{i}] {SEG_TOKEN}' for i in object_ids)
@@ -229,5 +254,5 @@ __all__ = [
     'place_ref_tokens', 'region_prefix',
     'REF_SHORT_CAPTION_REQUEST', 'REGION_DETAIL_REQUEST', 'MEM_REQUEST', 'VIDEOREFER_DETAIL_QUESTION',
     'BEST_OPTION_INSTRUCTION', 'BEST_OPTION_PREFIX', 'question_with_options', 'localize_request', 'localize_answer',
-    'ask_with_options', 'OBJECT_REGION_TAG', 'name_region_tags', 'region_question'
+    'ask_with_options', 'OBJECT_REGION_TAG', 'name_region_tags', 'region_question', 'pixelqa_localize_request'
 ]

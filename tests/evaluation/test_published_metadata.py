@@ -27,8 +27,10 @@ PUBLISHED = {
     'unipixel_videorefer_bench_q_single': ('GPT-4o', 'accuracy', 71.3),
     'unipixel_videorefer_bench_q_multi': ('UniPixel-7B', 'accuracy', 74.1),
 }
-# ... and those without: ReasonSeg under LISA's protocol and ReasonSeg test were not published by UniPixel
-UNPUBLISHED = {'unipixel_reasonseg_val', 'unipixel_reasonseg_test', 'unipixel_reasonseg_test_ignore_background'}
+# ... and those without: ReasonSeg under LISA's protocol and ReasonSeg test were not published by UniPixel; PixelQA has
+# no published numbers
+UNPUBLISHED = {'unipixel_reasonseg_val', 'unipixel_reasonseg_test', 'unipixel_reasonseg_test_ignore_background',
+               'unipixel_pixelqa_point', 'unipixel_pixelqa_box', 'unipixel_pixelqa_mix'}
 
 
 @pytest.fixture(scope='module')

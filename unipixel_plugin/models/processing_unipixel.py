@@ -120,10 +120,12 @@ class LazySAM2Frames(Sequence):
 
 
 def image_prompt_to_sam(coords, frame_size: tuple[int, int], size: int) -> torch.Tensor:
-    """Pixel coordinates ``[..., (x, y)]`` in an ``H x W`` frame -> SAM 2 ``size x size`` space."""
-    coords = torch.as_tensor(coords, dtype=torch.float32)
+    """Pixel coordinates ``[..., (x, y)]`` in an ``H x W`` frame -> SAM 2 ``size x size`` space (float32, scaled in
+    float64 so that ``x * size / W`` pixels come back as exactly ``x`` SAM 2 pixels: PixelQA's prompts, drawn on
+    the mask resized to SAM 2's input, reach SAM 2 as upstream's)."""
+    coords = torch.as_tensor(coords, dtype=torch.float64)
     scale = coords.new_tensor([size / frame_size[1], size / frame_size[0]])
-    return coords * scale
+    return (coords * scale).float()
 
 
 @dataclass
