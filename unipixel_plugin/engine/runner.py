@@ -47,7 +47,8 @@ def build_test_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='test.py', description='Run UniPixel predictions / metrics with an '
                                      'MMEngine config.')
     parser.add_argument('config', help='config file (path or basename)')
-    parser.add_argument('checkpoint', nargs='?', help='MMEngine checkpoint to load (default: the model as built)')
+    parser.add_argument('checkpoint', nargs='?', help='MMEngine checkpoint (.pth) to load, or a UniPixel folder in HF layout to build the model from '
+                        '(default: the model as built)')
     parser.add_argument('--out', help='also dump every prediction to this pickle file')
     return _common(parser)
 
@@ -170,7 +171,16 @@ def train(argv: Optional[Sequence[str]] = None) -> None:
 def test(argv: Optional[Sequence[str]] = None) -> None:
     args = build_test_parser().parse_args(argv)
     cfg = load_config(args)
-    if args.checkpoint is not None:
+    if args.checkpoint is not None and osp.isdir(args.checkpoint):
+        # a UniPixel folder (HF layout: an official checkpoint, an `HFExportHook` export, the packaged toy): the
+        # model is built from it, as `lmms-eval --model unipixel --model_args pretrained=FOLDER` loads it
+        if not osp.isfile(osp.join(args.checkpoint, 'config.json')):
+            raise SystemExit(f'checkpoint {args.checkpoint} is a folder without config.json: give an MMEngine '
+                             '.pth file or a UniPixel folder in HF layout')
+        cfg.model.pretrained = args.checkpoint
+        cfg.model.pop('base_model', None)
+        cfg.model.pop('partial_checkpoints', None)
+    elif args.checkpoint is not None:
         cfg.load_from = args.checkpoint
     if cfg.get('test_dataloader') is None:
         raise SystemExit(f'{args.config} has no test_dataloader / test_cfg / test_evaluator; add them (see '

@@ -102,14 +102,15 @@ def doc_to_text(doc: dict) -> str:
 
 
 def predicted_mask(answer: str, size: tuple[int, int]) -> np.ndarray:
-    """The union of the answer's masks on its first frame (all False for a text-only answer or no mask)."""
+    """The answer's first mask (its first ``<|seg|>``, on its first frame), as upstream's infer_seg.py scores
+    ``model.seg[0]`` and the MMEngine ``RefSegMetric`` does; masks of later ``<|seg|>`` tokens are not scored. All
+    False for a text-only answer or no mask."""
     out = np.zeros(size, dtype=bool)
-    record = answer_record(answer)
-    for track in record.get('masks') or []:
-        if track:
-            mask = decode_rle(track[0])
-            if mask.shape == tuple(size):
-                out |= mask
+    tracks = answer_record(answer).get('masks') or []
+    if tracks and tracks[0]:
+        mask = decode_rle(tracks[0][0])
+        if mask.shape == tuple(size):
+            out |= mask
     return out
 
 

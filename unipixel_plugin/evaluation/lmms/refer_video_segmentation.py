@@ -78,11 +78,13 @@ doc_to_messages, doc_to_visual, doc_to_text = video_doc_to_messages, video_doc_t
 
 
 def predicted_track(answer: str, num_frames: int, size: tuple[int, int]) -> np.ndarray:
-    """``(T, H, W)``: the union of the answer's mask tracks on the document's frames (empty where none)."""
+    """``(T, H, W)``: the answer's first mask track (its first ``<|seg|>``) on the document's frames, empty where
+    none: upstream's infer_seg.py scores ``model.seg[0]``, as the MMEngine ``RefVOSMetric`` does; tracks of later
+    ``<|seg|>`` tokens are not scored."""
     out = np.zeros((num_frames, *size), dtype=bool)
     record = answer_record(answer)
     indices = record.get('frame_indices') or list(range(num_frames))
-    for track in record.get('masks') or []:
+    for track in (record.get('masks') or [])[:1]:
         for t, rle in zip(indices, track):
             if rle and 0 <= t < num_frames:
                 mask = decode_rle(rle)
