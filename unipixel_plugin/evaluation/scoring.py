@@ -6,6 +6,13 @@ truth is read from the benchmark's native files where the dataset readers of :mo
 live (``data_root``, else ``$UNIPIXEL_DATA_ROOT``). A missing video folder scores 0 and counts (as the MeViS and
 ReVOS scripts do); a missing frame PNG counts as an empty mask and is listed by name.
 
+GroundMoRe (``groundmore``, split ``test``): the same PNG tree, ``<video>/<question id>/<frame>.png`` (``<frame>`` the
+image's file stem, as upstream's infer_seg.py writes it), scored on upstream's 20 frames per video (``np.linspace``
+over the video's frames) against the question's object inside its action window, as eval_groundmore.py and the
+``unipixel_groundmore_test`` task score it; per ``q_type`` too (``per_type``). A missing video folder scores 0 for
+each of its questions and counts; a missing question folder or frame PNG is an empty mask and is listed (upstream's
+script crashes on a missing folder and reads a missing PNG as empty).
+
 Image referring segmentation (``refcoco``, ``refcoco+``, ``refcocog``): PRED holds ``predictions.json``, a list of
 ``{image_id, ref_id, sent_id, segmentation: COCO RLE}``; ``reason_seg``: ``[{image, text_idx, segmentation}]``
 (``image`` = the file stem). A sentence without a prediction counts as an empty mask and is listed. ReasonSeg's
@@ -39,7 +46,8 @@ FOLDER_BENCHMARKS = {
 }
 IMAGE_BENCHMARKS = {'refcoco': ('RefCOCODataset', 'val'), 'refcoco+': ('RefCOCOPlusDataset', 'val'),
                     'refcocog': ('RefCOCOgDataset', 'val'), 'reason_seg': ('ReasonSegDataset', 'val')}
-BENCHMARKS = tuple(FOLDER_BENCHMARKS) + tuple(IMAGE_BENCHMARKS)
+FRAME_LIST_BENCHMARKS = {'groundmore': ('GroundMoReDataset', 'test')}  # scored on the reader's chosen frames
+BENCHMARKS = tuple(FOLDER_BENCHMARKS) + tuple(FRAME_LIST_BENCHMARKS) + tuple(IMAGE_BENCHMARKS)
 
 
 def _reader(name: str):
@@ -98,6 +106,68 @@ def score_folder(benchmark: str, pred: str, data_root: str | None = None, split:
     else:
         out.update({k: v for k, v in scores.summary().items() if k in ('J', 'F', 'J&F')})
         out['expressions'] = len(scores.expressions)
+    return out
+
+
+def score_groundmore(pred: str, data_root: str | None = None, split: str | None = None,
+                     benchmark: str = 'groundmore') -> dict:
+    """Score the PNG tree ``pred`` on GroundMoRe (see the module docstring); returns the JSON-able result
+    (fractions). The frames and the ground truth are the GroundMoRe reader's (20 frames, action windows), the
+    same the lmms-eval task builds its documents from; J and F per question are means over the 20 frames."""
+    import cv2
+    import numpy as np
+
+    from unipixel_plugin.data.mask_parts import decode_object
+    from unipixel_plugin.data.media import read_image_size
+    from unipixel_plugin.evaluation.metrics import j_and_f
+    if benchmark not in FRAME_LIST_BENCHMARKS:
+        raise ValueError(f'unknown benchmark {benchmark!r}; expected one of {", ".join(FRAME_LIST_BENCHMARKS)}')
+    if not os.path.isdir(pred):
+        raise FileNotFoundError(f'prediction folder {pred} not found')
+    reader_name, default_split = FRAME_LIST_BENCHMARKS[benchmark]
+    reader = _reader(reader_name)(data_root=data_root, split=split or default_split)
+    if len(reader) == 0:
+        raise ValueError(f'{benchmark} {reader.split} has no questions under the data root (no annotation folder '
+                         'of a listed video)')
+    per_question, types, missing_videos, missing_frames = {}, {}, [], []
+    for i in range(len(reader)):
+        sample = reader.get_data_info(i)
+        vid, qid = sample.meta['video'], str(sample.meta['qid'])
+        types[(vid, qid)] = sample.task or 'unknown'
+        if not os.path.isdir(os.path.join(pred, vid)):
+            if vid not in missing_videos:
+                missing_videos.append(vid)
+            per_question[(vid, qid)] = (0.0, 0.0)
+            continue
+        size = read_image_size(sample.media[0])
+        positions = list(range(len(sample.media)))
+        gt = np.zeros((len(positions), *size), dtype=bool)
+        for obj in sample.objects:
+            gt |= decode_object(obj, positions, size)
+        masks = np.zeros_like(gt)
+        for t, frame in enumerate(sample.media):
+            stem = os.path.splitext(os.path.basename(frame))[0]
+            path = os.path.join(pred, vid, qid, f'{stem}.png')
+            image = cv2.imread(path, cv2.IMREAD_GRAYSCALE) if os.path.isfile(path) else None
+            if image is None:
+                missing_frames.append(f'{vid}/{qid}/{stem}.png')
+                continue
+            if image.shape != size:
+                raise ValueError(f'{path} is {image.shape[1]}x{image.shape[0]}, the frame {size[1]}x{size[0]}')
+            masks[t] = image != 0
+        j, f = j_and_f(masks, gt)
+        per_question[(vid, qid)] = (float(np.mean(j)), float(np.mean(f)))
+
+    def summary(keys) -> dict:
+        j = float(np.mean([per_question[k][0] for k in keys]))
+        f = float(np.mean([per_question[k][1] for k in keys]))
+        return {'J': j, 'F': f, 'J&F': (j + f) / 2}
+
+    out = {'benchmark': benchmark, 'split': reader.split, 'prediction': os.path.abspath(pred),
+           **summary(list(per_question)), 'expressions': len(per_question),
+           'per_type': {t: summary([k for k in per_question if types[k] == t]) for t in sorted(set(types.values()))},
+           'protocol': 'default',  # the unipixel_groundmore_test task's (leaderboard rows match on it)
+           'missing_videos': missing_videos, 'missing_frames': missing_frames, 'errors': []}
     return out
 
 
@@ -169,9 +239,11 @@ def _size_of(sample) -> tuple[int, int]:
 
 
 def score(benchmark: str, pred: str, data_root: str | None = None, split: str | None = None, **kwargs) -> dict:
-    """:func:`score_folder` or :func:`score_predictions`, by benchmark."""
+    """:func:`score_folder`, :func:`score_groundmore` or :func:`score_predictions`, by benchmark."""
     if benchmark in IMAGE_BENCHMARKS:
         return score_predictions(benchmark, pred, data_root, split, **kwargs)
+    if benchmark in FRAME_LIST_BENCHMARKS:  # the ReVOS-only options (A/R convention, rounding) do not apply
+        return score_groundmore(pred, data_root, split, benchmark=benchmark)
     return score_folder(benchmark, pred, data_root, split, **kwargs)
 
 
@@ -180,6 +252,7 @@ def format_table(result: dict) -> str:
     head = f'{result["benchmark"]} ({result["split"]})'
     lines = []
     groups = [(n, result[n]) for n in ('referring', 'reasoning', 'overall') if n in result] or [('', result)]
+    groups += sorted((result.get('per_type') or {}).items())  # GroundMoRe's question types
     for name, values in groups:
         cells = '  '.join(f'{k} {100 * values[k]:6.2f}' for k in ('J', 'F', 'J&F', 'A', 'R', 'cIoU', 'gIoU')
                           if k in values)
@@ -195,5 +268,5 @@ def format_table(result: dict) -> str:
     return '\n'.join(lines)
 
 
-__all__ = ['BENCHMARKS', 'FOLDER_BENCHMARKS', 'IMAGE_BENCHMARKS', 'score', 'score_folder', 'score_predictions',
-           'format_table']
+__all__ = ['BENCHMARKS', 'FOLDER_BENCHMARKS', 'FRAME_LIST_BENCHMARKS', 'IMAGE_BENCHMARKS', 'score', 'score_folder',
+           'score_groundmore', 'score_predictions', 'format_table']
