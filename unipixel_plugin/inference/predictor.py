@@ -5,6 +5,8 @@
   greedy), masks decoded per request; a bad item becomes a :class:`RequestError` and the rest still run;
 * ``segment_stream(video, query)``: long videos — the LLM sees ``sample_frames`` frames, SAM 2 streams every frame
   from the decoder and results are yielded frame by frame with bounded memory;
+* with ``sam2_frames='all'`` the batch verbs stream too: SAM 2 reads a video's frames one at a time with bounded state
+  (``keep_memories``) and each frame's masks are COCO RLE as soon as they are decoded (:class:`RLEMasks`);
 * :class:`~unipixel_plugin.inference.session.Conversation` keeps an object memory bank across turns.
 """
 from __future__ import annotations
@@ -12,13 +14,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from typing import overload
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from unipixel_plugin.inference.media import Media, MediaError, load_media
-from unipixel_plugin.masks import encode_rle
+from unipixel_plugin.masks import decode_rle, encode_rle
 from unipixel_plugin.models.object_memory import mem_prompt_prefix, refer_mask_from_masks
 from unipixel_plugin.models.processing_unipixel import (LazySAM2Frames, PromptObject, UniPixelInputs,
                                                        prompt_tensors, sam2_frames)
@@ -27,13 +30,68 @@ from unipixel_plugin.prompts import MEM_TOKEN, REF_TOKEN, place_ref_tokens, segm
 logger = logging.getLogger(__name__)
 
 
+class RLEMasks(Sequence):
+    """The mask tracks of a result kept as COCO RLE, one per frame: what a streamed track (SAM 2 on every frame of a
+    long video) holds instead of ``(T, H, W)`` arrays, so a result's size grows with the masks' outlines, not with
+    ``T x H x W``.
+
+    It reads as the list of arrays it replaces: ``masks[i]`` is object ``i``'s ``(T, H, W)`` bool array, decoded on
+    first access and then kept (that object then costs its dense size), ``len(masks)`` the number of objects;
+    ``masks[a:b]`` is an ``RLEMasks`` of those objects. Without decoding: :meth:`rle` (object ``i``'s per-frame RLEs,
+    what :meth:`UniPixelResult.to_record` writes) and :meth:`frame` (all objects on one frame).
+    """
+
+    def __init__(self, rles: Sequence[Sequence[dict]], size: tuple[int, int]):
+        self._rles = [list(track) for track in rles]
+        self.size = (int(size[0]), int(size[1]))
+        self._dense: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self._rles)
+
+    @overload
+    def __getitem__(self, i: int) -> np.ndarray: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> RLEMasks: ...
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return RLEMasks(self._rles[i], self.size)
+        i = range(len(self._rles))[i]  # IndexError past the end, negative indices from the end
+        if i not in self._dense:
+            track = self._rles[i]
+            dense = np.zeros((len(track), *self.size), dtype=bool)
+            for t, rle in enumerate(track):
+                dense[t] = decode_rle(rle)
+            self._dense[i] = dense
+        return self._dense[i]
+
+    def rle(self, i: int) -> list[dict]:
+        """Object ``i``'s masks as COCO RLE, one per frame (no decoding)."""
+        return self._rles[i]
+
+    def frame(self, t: int) -> np.ndarray:
+        """``(N, H, W)`` bool: every object's mask on frame position ``t``, decoded from the RLE (nothing kept)."""
+        out = np.zeros((len(self._rles), *self.size), dtype=bool)
+        for i, track in enumerate(self._rles):
+            out[i] = decode_rle(track[t])
+        return out
+
+    def __repr__(self) -> str:
+        frames = len(self._rles[0]) if self._rles else 0
+        return f'RLEMasks({len(self._rles)} object(s) x {frames} frame(s) of {self.size[1]}x{self.size[0]})'
+
+
 @dataclass
 class UniPixelResult:
     """What one request returns.
 
     Attributes:
         text: the model's answer (special tokens kept, so ``<|seg|>`` shows where masks were made).
-        masks: one ``(T, H, W)`` bool array per ``<|seg|>``, on the frames in ``frame_indices``.
+        masks: one ``(T, H, W)`` bool array per ``<|seg|>``, on the frames in ``frame_indices``: a list of arrays, or
+            an :class:`RLEMasks` that reads the same and holds COCO RLE per frame (streamed tracks; the predictor's
+            ``mask_format``).
         media: the decoded input.  prompt: the user turn sent to the model.
         prompts: the SAM 2 hidden prompt ``(K, 256)`` behind each mask (what the memory bank keeps).
         logits: the ``(T, H, W)`` float mask logits behind each mask, when the predictor keeps them
@@ -56,7 +114,8 @@ class UniPixelResult:
             'answer': self.text,
             'frame_indices': self.frame_indices,
             'size': list(self.media.size),
-            'objects': [{'id': i, 'rle': [encode_rle(m) for m in obj]} for i, obj in enumerate(self.masks)],
+            'objects': [{'id': i, 'rle': (self.masks.rle(i) if isinstance(self.masks, RLEMasks) else
+                                          [encode_rle(m) for m in self.masks[i]])} for i in range(len(self.masks))],
         }
 
 
@@ -129,13 +188,22 @@ class UniPixelPredictor:
         max_new_tokens: generation budget per request.
         progress: show progress bars (batches, SAM 2 tracking through video frames).
         sam2_frames: ``'sampled'``: masks on the frames the LLM sees (upstream's tools/inference.py); ``'all'``:
-            SAM 2 tracks every frame of a video file or frame folder, read one at a time (upstream's evaluation).
-        keep_logits: also return each mask's float logits (``UniPixelResult.logits``).
+            SAM 2 tracks every frame of a video file, frame folder or list of frame files (upstream's evaluation),
+            streamed: frames read one at a time from the decoder, SAM 2 state bounded by ``keep_memories``.
+        keep_logits: also return each mask's float logits (``UniPixelResult.logits``; dense ``(T, H, W)`` float32
+            arrays, so a long streamed video costs ``4 x T x H x W`` bytes per object).
+        keep_memories: on streamed tracks, the non-conditioning frame outputs SAM 2 keeps (raised to what its
+            memory and object-pointer windows read, so the masks are those of unbounded tracking); only the current
+            frame's image features are cached. None: keep every frame's outputs and features (unbounded).
+        mask_format: how results hold masks. ``'auto'``: COCO RLE per frame (:class:`RLEMasks`) for streamed
+            tracks, arrays otherwise; ``'rle'``: always :class:`RLEMasks`; ``'dense'``: always a list of arrays
+            (a streamed track is then filled into one ``(T, H, W)`` array per object).
     """
 
     def __init__(self, model, processor, sample_frames: int = 16, min_pixels: int | None = None,
                  max_pixels: int | None = None, max_new_tokens: int = 128, progress: bool = False,
-                 sam2_frames: str = 'sampled', keep_logits: bool = False):
+                 sam2_frames: str = 'sampled', keep_logits: bool = False, keep_memories: int | None = 16,
+                 mask_format: str = 'auto'):
         self.model = model.eval()
         self.processor = processor
         self.sample_frames = sample_frames
@@ -147,6 +215,10 @@ class UniPixelPredictor:
             raise ValueError(f"sam2_frames must be 'sampled' or 'all', got {sam2_frames!r}")
         self.sam2_frames = sam2_frames
         self.keep_logits = keep_logits
+        self.keep_memories = keep_memories
+        if mask_format not in ('auto', 'rle', 'dense'):
+            raise ValueError(f"mask_format must be 'auto', 'rle' or 'dense', got {mask_format!r}")
+        self.mask_format = mask_format
 
     @classmethod
     def from_pretrained(cls, checkpoint: str, device: str | None = 'auto', dtype='auto',
@@ -389,13 +461,40 @@ class UniPixelPredictor:
         for b, (p, (states, reply)) in enumerate(zip(prepared, llm)):
             media = p.media
             self.model.seg_prompts = []
-            logits = [] if self.keep_logits else None
-            masks = self.model.decode_masks(states, sam[b], media.size, features=encoded.get(b),
-                                            verbose=self.progress and len(sam[b]) > 1, logits_out=logits)
-            results.append(UniPixelResult(reply, [m[0].numpy() for m in masks], media, p.text, indices[b],
-                                          list(self.model.seg_prompts),
-                                          None if logits is None else [x.numpy() for x in logits]))
+            if isinstance(sam[b], LazySAM2Frames):
+                masks, logits = self._stream_masks(states, sam[b], media.size)
+            else:
+                logits = [] if self.keep_logits else None
+                masks = self.model.decode_masks(states, sam[b], media.size, features=encoded.get(b),
+                                                verbose=self.progress and len(sam[b]) > 1, logits_out=logits)
+                masks = [m[0].numpy() for m in masks]
+                if self.mask_format == 'rle':
+                    masks = RLEMasks([[encode_rle(f) for f in m] for m in masks], media.size)
+                logits = None if logits is None else [x.numpy() for x in logits]
+            results.append(UniPixelResult(reply, masks, media, p.text, indices[b], list(self.model.seg_prompts),
+                                          logits))
         return results
+
+    def _stream_masks(self, states: torch.Tensor, frames: LazySAM2Frames, size: tuple[int, int]):
+        """Track ``states`` through frames read one at a time, with SAM 2's state bounded by ``keep_memories``;
+        each frame's masks are COCO RLE as soon as they are decoded (dense arrays with ``mask_format='dense'``)."""
+        count, total = states.size(0), len(frames)
+        dense = self.mask_format == 'dense'
+        masks = np.zeros((count, total, *size), dtype=bool) if dense and count else None
+        rles: list[list[dict]] = [[] for _ in range(count)]
+        logits = np.zeros((count, total, *size), dtype=np.float32) if self.keep_logits and count else None
+        for idx, frame_logits in self.model.track_masks(states, frames, size, keep_memories=self.keep_memories,
+                                                        verbose=self.progress):
+            frame_masks = (frame_logits > 0).cpu().numpy()
+            if dense:
+                masks[:, idx] = frame_masks
+            else:
+                for obj, mask in enumerate(frame_masks):
+                    rles[obj].append(encode_rle(mask))
+            if logits is not None:
+                logits[:, idx] = frame_logits.float().cpu().numpy()
+        tracks = list(masks) if dense and count else [] if dense else RLEMasks(rles, size)
+        return tracks, None if not self.keep_logits else list(logits) if count else []
 
     def _sam_frames(self, media: Media):
         """SAM 2's frames and their numbers in the source: the sampled frames, or with ``sam2_frames='all'`` every
@@ -410,4 +509,5 @@ class UniPixelPredictor:
         return sam2_frames(torch.from_numpy(np.array(media.frames)), size).to(self.device), list(media.indices)
 
 
-__all__ = ['UniPixelPredictor', 'UniPixelResult', 'RequestError', 'Request', 'resolve_device', 'resolve_dtype']
+__all__ = ['UniPixelPredictor', 'UniPixelResult', 'RLEMasks', 'RequestError', 'Request', 'resolve_device',
+           'resolve_dtype']

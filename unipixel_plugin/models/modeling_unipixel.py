@@ -341,24 +341,34 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
         hidden = self.seg_hidden_states(input_ids, logits, include_prompt=first_step)
         self.seg.extend(self.decode_masks(hidden, frames[0], frame_size[0]))
 
+    def track_masks(self, hidden: torch.Tensor, frames, frame_size, keep_memories: int | None = None,
+                    features: dict | None = None, verbose: bool = False):
+        """Track ``hidden`` ``(N, llm_dim)`` seg states through ``frames``, yielding ``(frame_idx, logits (N, H, W))``
+        frame by frame (nothing is held across frames but SAM 2's state, bounded by ``keep_memories``).
+
+        Records each object's SAM 2 prompt in ``self.seg_prompts`` when tracking starts.
+        """
+        if hidden.size(0) == 0:
+            return
+        self.seg_prompts.extend(self.seg_head(hidden.to(self.seg_head[1].weight.dtype)).detach().float().cpu())
+        yield from self.mask_head.decode_objects(hidden, frames, tuple(int(s) for s in frame_size),
+                                                 batch_mode=self.config.sam2_batch_mode,
+                                                 keep_memories=keep_memories, features=features, verbose=verbose)
+
     def decode_masks(self, hidden: torch.Tensor, frames, frame_size, keep_memories: int | None = None,
                      features: dict | None = None, verbose: bool = False, logits_out: list | None = None
                      ) -> list[torch.Tensor]:
         """Masks for ``hidden`` ``(N, llm_dim)`` seg states: a list of N ``(1, T, H, W)`` bool (upstream's ``seg``).
 
         Also records each object's SAM 2 prompt in ``self.seg_prompts``; ``logits_out``, if a list, receives the
-        N ``(T, H, W)`` float mask logits (mask = logits > 0).
+        N ``(T, H, W)`` float mask logits (mask = logits > 0). :meth:`track_masks` yields them frame by frame.
         """
         if hidden.size(0) == 0:
             return []
-        self.seg_prompts.extend(self.seg_head(hidden.to(self.seg_head[1].weight.dtype)).detach().float().cpu())
         height, width = (int(s) for s in frame_size)
         masks = torch.zeros(hidden.size(0), len(frames), height, width, dtype=torch.bool)
         keep = torch.zeros(masks.shape) if logits_out is not None else None
-        for idx, logits in self.mask_head.decode_objects(hidden, frames, (height, width),
-                                                         batch_mode=self.config.sam2_batch_mode,
-                                                         keep_memories=keep_memories, features=features,
-                                                         verbose=verbose):
+        for idx, logits in self.track_masks(hidden, frames, (height, width), keep_memories, features, verbose):
             masks[:, idx] = (logits > 0).cpu()
             if keep is not None:
                 keep[:, idx] = logits.float().cpu()

@@ -280,7 +280,9 @@ class UniPixelSAM2(SAM2VideoPredictor):
 
         ``mask_logits`` is ``(num_objects, 1, H, W)`` at the original frame size. ``keep_memories`` bounds memory
         for long videos: only the non-conditioning outputs of the last ``keep_memories`` frames are kept (SAM 2
-        reads at most ``num_maskmem`` of them per step; the package keeps all of them, see sam2 issue 196).
+        reads at most ``num_maskmem`` memories and ``max_obj_ptrs_in_encoder`` object pointers of them per step, and
+        the bound is raised to that, so the masks equal unbounded tracking; the package keeps all of them, see sam2
+        issue 196).
         """
         self.propagate_in_video_preflight(inference_state)
         obj_ids = inference_state['obj_ids']
@@ -294,8 +296,11 @@ class UniPixelSAM2(SAM2VideoPredictor):
             order = range(start_frame_idx, max(start_frame_idx - span, 0) - 1, -1) if start_frame_idx > 0 else []
         else:
             order = range(start_frame_idx, min(start_frame_idx + span, num_frames - 1) + 1)
-        if keep_memories is not None:
-            keep_memories = max(keep_memories, self.num_maskmem * self.memory_temporal_stride_for_eval)
+        if keep_memories is not None:  # never fewer than the memory and object-pointer windows read back
+            window = self.num_maskmem * self.memory_temporal_stride_for_eval
+            if self.use_obj_ptrs_in_encoder:
+                window = max(window, self.max_obj_ptrs_in_encoder)
+            keep_memories = max(keep_memories, window)
 
         progress = None
         if verbose:
