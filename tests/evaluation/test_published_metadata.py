@@ -28,9 +28,10 @@ PUBLISHED = {
     'unipixel_videorefer_bench_q_multi': ('UniPixel-7B', 'accuracy', 74.1),
 }
 # ... and those without: ReasonSeg under LISA's protocol and ReasonSeg test were not published by UniPixel; PixelQA has
-# no published numbers
+# no published numbers; VideoRefer-Bench-D is scored by upstream's GPT judge, not here
 UNPUBLISHED = {'unipixel_reasonseg_val', 'unipixel_reasonseg_test', 'unipixel_reasonseg_test_ignore_background',
-               'unipixel_pixelqa_point', 'unipixel_pixelqa_box', 'unipixel_pixelqa_mix'}
+               'unipixel_pixelqa_point', 'unipixel_pixelqa_box', 'unipixel_pixelqa_mix',
+               'unipixel_videorefer_bench_d_single', 'unipixel_videorefer_bench_d_multi'}  # scored by a GPT judge
 
 
 @pytest.fixture(scope='module')
