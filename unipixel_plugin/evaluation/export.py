@@ -13,8 +13,8 @@ is ``data_root`` or ``$UNIPIXEL_DATA_ROOT``, the one the run read). :func:`expor
   ``unipixel_ref_sav_valid``, ``unipixel_groundmore_test``): the PNG tree ``<video id>/<expression id>/<frame>.png``
   (8-bit, 0/255), one PNG per frame the document lists.
 
-The masks are exactly the ones the task scored (the same decoding: the union of the answer's mask tracks, empty
-where the answer has none), so ``unipixel score`` on the export gives the run's numbers — and the export of another
+The masks are exactly the ones the task scored (the same decoding: the answer's first mask track, i.e. its first
+``<|seg|>``, as upstream scores ``model.seg[0]``; empty where the answer has none), so ``unipixel score`` on the export gives the run's numbers — and the export of another
 model's run, or another model's own prediction folder, is scored by the same code.
 """
 from __future__ import annotations
