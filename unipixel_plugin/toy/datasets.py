@@ -2,7 +2,10 @@
 
 ``ToyRefCOCODataset`` reads the image scenes in the RefCOCO layout (training samples group up to ``max_turns``
 expressions of one image, as upstream's RefCOCO samples do) and ``ToyMeViSDataset`` the scenes in the MeViS layout
-(the videos, and the image scenes as one-frame videos). The training
+(the videos, and the image scenes as one-frame videos). ``ToyRegionRefDataset`` and ``ToyRegionMaskDataset``
+read the scenes' region questions ("What colour is [0]?") through the VideoRefer-700K readers, prompted by a point or
+a box (``<|ref|>``) or by every object's mask (``<|mem|>``), in the notation the predictor sends
+(:meth:`~unipixel_plugin.inference.UniPixelPredictor.ask`). The training
 split comes from :data:`~unipixel_plugin.toy.cache.TRAIN_SCENES`, the held-out one (``valid_u``) from
 :data:`~unipixel_plugin.toy.cache.HELDOUT_SCENES` (other seeds, so no scene is shared).
 """
@@ -12,6 +15,8 @@ from typing import Optional
 
 from unipixel_plugin.data.formats.refcoco import RefCOCODataset
 from unipixel_plugin.data.formats.refvos import MeViSDataset
+from unipixel_plugin.data.formats.videorefer_700k import VideoReferQADataset, VideoReferShortCaptionRefDataset
+from unipixel_plugin.prompts import REF_TOKEN, place_ref_tokens
 from unipixel_plugin.registry import DATASETS
 from unipixel_plugin.toy.cache import ensure_toy_scenes
 
@@ -43,4 +48,63 @@ class ToyMeViSDataset(MeViSDataset):
         super().__init__(data_root=_scene_root(root, split, kwargs), split=split, **kwargs)
 
 
-__all__ = ['ToyRefCOCODataset', 'ToyMeViSDataset']
+MEDIA_KINDS = ('image', 'video', 'all')
+
+
+def _keep_media(samples, media: str, source: str) -> list:
+    """The samples of image scenes, of video scenes, or all (the scene name says which: ``<split>_image_<n>``)."""
+    if media not in MEDIA_KINDS:
+        raise ValueError(f'{source}: media must be one of {MEDIA_KINDS}, got {media!r}')
+    if media == 'all':
+        return list(samples)
+    return [s for s in samples if f'_{media}_' in str(s.meta.get('video', ''))]
+
+
+@DATASETS.register_module(name=['ToyRegionRefDataset', 'toy_region_ref'])
+class ToyRegionRefDataset(VideoReferShortCaptionRefDataset):
+    """Region questions about one object prompted by a point or a box on one frame (``ref_point`` / ``ref_box``).
+
+    The scenes write them as VideoRefer-700K short captions (a "regions" line holding the ``<|ref|>``, then the
+    question); here the question is asked the way :meth:`UniPixelPredictor.ask` asks it: ``"What colour is [0]
+    <|ref|>?"``. ``media``: ``'image'`` scenes, ``'video'`` scenes or ``'all'``. Split: ``train`` (the scenes of
+    :data:`~unipixel_plugin.toy.cache.TRAIN_SCENES`) or ``valid_u`` (the held-out ones).
+    """
+
+    SOURCE = 'toy_region_ref'
+    SPLITS = {'train': [VideoReferShortCaptionRefDataset.ANNO], 'valid_u': [VideoReferShortCaptionRefDataset.ANNO]}
+
+    def __init__(self, root: Optional[str] = None, split: str = 'train', media: str = 'image', **kwargs):
+        self.media = media
+        super().__init__(data_root=_scene_root(root, split, kwargs), split=split, **kwargs)
+
+    def parse(self):
+        samples = _keep_media(super().parse(), self.media, self.SOURCE)
+        for sample in samples:
+            user = sample.conversation[0]['content']
+            question = user.rsplit('\n', 1)[-1]  # the question line, after the line holding the <|ref|>
+            if REF_TOKEN in question or user.count(REF_TOKEN) != 1:
+                raise ValueError(f'{self.SOURCE} (sample {sample.id}): expected one {REF_TOKEN} on a line before '
+                                 f'the question, got {user!r}')
+            text, _ = place_ref_tokens(question, 1)
+            sample.conversation = [dict(sample.conversation[0], content=text), *sample.conversation[1:]]
+        return samples
+
+
+@DATASETS.register_module(name=['ToyRegionMaskDataset', 'toy_region_mask'])
+class ToyRegionMaskDataset(VideoReferQADataset):
+    """Region questions about one of the scene's objects, every object given as a mask (``region_video``: one
+    ``<|mem|>`` per object and frame group, the question names the object ``[i]``). ``media`` and ``split`` as in
+    :class:`ToyRegionRefDataset`."""
+
+    SOURCE = 'toy_region_mask'
+    SPLITS = {'train': [VideoReferQADataset.ANNO], 'valid_u': [VideoReferQADataset.ANNO]}
+
+    def __init__(self, root: Optional[str] = None, split: str = 'train', media: str = 'image', **kwargs):
+        self.media = media
+        super().__init__(data_root=_scene_root(root, split, kwargs), split=split, **kwargs)
+
+    def parse(self):
+        return _keep_media(super().parse(), self.media, self.SOURCE)
+
+
+__all__ = ['ToyRefCOCODataset', 'ToyMeViSDataset', 'ToyRegionRefDataset', 'ToyRegionMaskDataset']

@@ -190,7 +190,7 @@ class VideoRefer700KDataset(UniPixelDataset):
 
     def _region_text(self, question: str, response: str, num_objects: int,
                      key: str) -> Optional[tuple[str, str, list[int]]]:
-        if self.SOURCE == 'videorefer_qa' and '\n' in question:
+        if self.CHECK == 'qa' and '\n' in question:  # a QA reader (or a subclass): the introduction line
             intro, question = question.split('\n')
             tags = OBJECT_REGION.findall(intro)
             if len(tags) != num_objects or num_objects == 0:
