@@ -167,3 +167,25 @@ def test_command_line_and_bad_input(root, tmp_path):
     (tmp_path / 'empty_root').mkdir()
     with pytest.raises(FileNotFoundError, match='test_v2.json'):
         score('groundmore', str(tmp_path / 'pred'), str(tmp_path / 'empty_root'))
+
+
+def test_score_of_an_exported_run_equals_the_run(root, tmp_path):
+    """`unipixel export` of a groundmore samples file writes the tree this scorer reads (the 20 frames' stems):
+    scoring it gives the task's numbers on the same answers."""
+    from unipixel_plugin.evaluation.export import export_samples
+    from unipixel_plugin.evaluation.lmms import refer_video_segmentation as task
+    from unipixel_plugin.evaluation.scoring import score
+    docs = task.build_docs('groundmore', 'test', str(root))
+    lines, items = [], []
+    for doc in docs:
+        masks = [encode_rle(prediction('shifted', doc['video_id'], doc['exp_id'], t)) for t in picked(doc['video_id'])]
+        answer = json.dumps({'answer': 'it is <|seg|>.', 'frame_indices': list(range(20)), 'masks': [masks]})
+        lines.append(json.dumps({'doc_id': doc['doc_id'], 'filtered_resps': [answer]}))
+        items.append(task.process_results(doc, [answer])['J&F'])
+    samples = tmp_path / '20261202_samples_unipixel_groundmore_test.jsonl'
+    samples.write_text('\n'.join(lines) + '\n')
+    export_samples(str(samples), str(tmp_path / 'pred'), str(root))
+    result = score('groundmore', str(tmp_path / 'pred'), str(root))
+    assert not result['missing_videos'] and not result['missing_frames'] and result['expressions'] == 3
+    assert result['J'] == pytest.approx(task.aggregate_j(items), abs=1e-12)
+    assert result['F'] == pytest.approx(task.aggregate_f(items), abs=1e-12)
