@@ -91,3 +91,9 @@ def test_mim_test_prints_the_numbers_of_the_lmms_eval_task(heldout, toy_checkpoi
     assert mim_scores['refseg/cIoU'] == pytest.approx(100 * row['cIoU,none'], abs=1e-9)
     assert mim_scores['refseg/gIoU'] == pytest.approx(100 * row['gIoU,none'], abs=1e-9)
     assert row['cIoU,none'] > 0.3 and row['gIoU,none'] > 0.3
+
+
+def test_a_folder_checkpoint_needs_config_json(tmp_path):
+    from unipixel_plugin.engine.runner import test
+    with pytest.raises(SystemExit, match='folder without config.json'):
+        test([str(ROOT / 'configs' / 'unipixel_toy.py'), str(tmp_path), '--work-dir', str(tmp_path / 'work')])
