@@ -98,8 +98,14 @@ class UniPixelLMM(lmms):
         _, _, _, doc_id, task, _ = request.args
         directory = os.path.dirname(os.path.abspath(self.journal))
         os.makedirs(directory, exist_ok=True)
+        line = json.dumps({'key': key, 'task': task, 'doc_id': doc_id, 'rank': self.rank, 'answer': answer}) + '\n'
         with open(self.journal, 'a', encoding='utf-8') as f:
-            f.write(json.dumps({'key': key, 'task': task, 'doc_id': doc_id, 'answer': answer}) + '\n')
+            try:  # the processes of a multi-process run share the journal: one whole line at a time
+                import fcntl
+                fcntl.flock(f, fcntl.LOCK_EX)
+            except ImportError:  # no fcntl (Windows): appends of one process at a time only
+                pass
+            f.write(line)
             f.flush()
             os.fsync(f.fileno())
 
