@@ -9,6 +9,8 @@ conversion, ``mm_token_type_ids`` for M-RoPE, the first-iteration test in genera
 """
 from __future__ import annotations
 
+import types
+
 import torch
 from transformers import Qwen2_5_VLForConditionalGeneration
 from transformers.conversion_mapping import get_checkpoint_conversion_mapping, register_checkpoint_conversion_mapping
@@ -18,6 +20,7 @@ from unipixel_plugin.models.configuration_unipixel import PixelQwen2_5_VLConfig
 from unipixel_plugin.models.mask_head import SAM2MaskHead
 from unipixel_plugin.models.object_memory import MaskFeatureProjector, pool_object_memory, raster_to_window_order
 from unipixel_plugin.models.prompt_encoder import VisualPromptEncoder
+from unipixel_plugin.models.rope_index import upstream_rope_index
 from unipixel_plugin.prompts import MEM_TOKEN, REF_TOKEN
 
 
@@ -64,6 +67,8 @@ class PixelQwen2_5_VLForConditionalGeneration(Qwen2_5_VLForConditionalGeneration
 
     def __init__(self, config: PixelQwen2_5_VLConfig):
         super().__init__(config)
+        # M-RoPE positions as transformers 4.53 computes them (5.x resumes text after a video at a different place)
+        self.model.get_rope_index = types.MethodType(upstream_rope_index, self.model)
         self.seg: list[torch.Tensor] = []
         self.seg_prompts: list[torch.Tensor] = []  # the SAM 2 hidden prompt (K, 256) behind each mask in self.seg
         self._captured: dict[str, torch.Tensor] = {}
