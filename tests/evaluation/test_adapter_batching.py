@@ -167,3 +167,23 @@ def test_batches_are_journaled_as_they_finish_and_not_regenerated(adapters, docu
     # nothing generated again: the others came from the journal, the broken image was tried again and failed
     # again before the predictor
     assert again.sizes == [] and batched.generate_until(instances(docs, gens)[2:3]) == ['']
+
+
+def test_a_batch_that_fails_as_a_whole_is_rerun_one_by_one(adapters, documents, monkeypatch):
+    """An error raised for the whole batch (here: the model fails whenever doc 1's image is in it) costs only the
+    request that fails alone."""
+    docs, gens, _ = documents
+    _, batched = adapters
+    batched.task_dict = {TASK: {SPLIT: dict(enumerate(docs))}}
+    real = batched.predictor._run_batch
+    sizes = []
+
+    def run_batch(prepared):
+        sizes.append(len(prepared))
+        if any(p.media.source == docs[1]['url'] for p in prepared):
+            raise RuntimeError('the model failed on this batch')
+        return real(prepared)
+    monkeypatch.setattr(batched.predictor, '_run_batch', run_batch)
+    answers = batched.generate_until(instances(docs[:4], gens[:4]))
+    assert sizes == [3, 1, 1, 1]  # (0, 1, 3) failed together, then one at a time
+    assert answers[1] == '' and answers[2] == '' and '<|seg|>' in answers[0] and '<|seg|>' in answers[3]

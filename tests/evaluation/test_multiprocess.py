@@ -57,6 +57,7 @@ def test_two_cpu_processes_shard_the_requests_and_score_as_one(toy_checkpoint, s
     assert 'Running on rank 0' in logs and 'Running on rank 1' in logs
     shares = {rank: {e['doc_id'] for e in e2 if e['rank'] == rank} for rank in (0, 1)}
     assert shares == {0: {d for d in docs if d % 2 == 0}, 1: {d for d in docs if d % 2 == 1}}
+    assert len(e2) == 12 and [e['doc_id'] for e in e2 if e['rank'] == 1].count(9) == 2  # the padding repeat
     # the answers have real masks and the same texts, and the gathered scores are the single process's
     from unipixel_plugin.evaluation.lmms.documents import answer_record
 
