@@ -7,8 +7,14 @@ precedent); any other model's plain text answer holds no mask."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Callable
+
+logger = logging.getLogger(__name__)
+
+# what reading one benchmark item may raise; such an item loses only itself
+ITEM_ERRORS = (ValueError, OSError, RuntimeError, KeyError, IndexError, TypeError)
 
 
 def process_docs_hook(build_docs: Callable[[str, str, str | None], list[dict]], dataset: str, split: str):
@@ -17,6 +23,26 @@ def process_docs_hook(build_docs: Callable[[str, str, str | None], list[dict]], 
         import datasets
         return datasets.Dataset.from_list(build_docs(dataset, split, os.environ.get('UNIPIXEL_DATA_ROOT')))
     return process_docs
+
+
+def reader_docs(reader_name: str, data_root: str | None, make_doc: Callable, label: str, split: str = 'test',
+                what: str = 'question') -> list[dict]:
+    """Documents from a dataset reader's samples: ``make_doc(sample)`` per sample, numbered ``doc_id`` in order; a
+    sample that ``make_doc`` cannot turn into a document (unreadable masks, a malformed item) is logged with
+    ``label`` and its id and left out, and the others are kept."""
+    import unipixel_plugin.data  # noqa: F401  (registers the readers)
+    from unipixel_plugin.registry import DATASETS
+    reader = DATASETS.get(reader_name)(data_root=data_root, split=split)
+    docs = []
+    for i in range(len(reader)):
+        sample = reader.get_data_info(i)
+        try:
+            doc = make_doc(sample)
+        except ITEM_ERRORS as err:
+            logger.warning('%s: %s %s left out: %s: %s', label, what, sample.id, type(err).__name__, err)
+            continue
+        docs.append({'doc_id': len(docs), **doc})
+    return docs
 
 
 def media_messages(kind: str, url: str, prompt: str) -> list[dict]:
@@ -46,4 +72,4 @@ def video_doc_to_text(doc: dict) -> str:
     return doc['prompt']
 
 
-__all__ = ['video_doc_to_messages', 'video_doc_to_visual', 'video_doc_to_text', 'process_docs_hook', 'media_messages', 'answer_record']
+__all__ = ['ITEM_ERRORS', 'reader_docs', 'video_doc_to_messages', 'video_doc_to_visual', 'video_doc_to_text', 'process_docs_hook', 'media_messages', 'answer_record']

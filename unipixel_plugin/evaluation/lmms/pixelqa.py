@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from unipixel_plugin.evaluation.lmms.documents import (answer_record, process_docs_hook, video_doc_to_messages,
-                                                      video_doc_to_text, video_doc_to_visual)
+from unipixel_plugin.evaluation.lmms.documents import (answer_record, process_docs_hook, reader_docs,
+                                                      video_doc_to_messages, video_doc_to_text,
+                                                      video_doc_to_visual)
 from unipixel_plugin.evaluation.metrics.multiple_choice import choice_accuracy, score_choice
 from unipixel_plugin.evaluation.metrics.pixelqa import pixel_f1, pixelqa_volume_j
 from unipixel_plugin.prompts import BEST_OPTION_PREFIX, pixelqa_localize_request, region_question
@@ -72,24 +73,12 @@ def prompt_kinds(mode: str, count: int, seed: int) -> list[str]:
 # ---------------------------------------------------------------------------------------------- documents
 def build_docs(dataset: str, split: str, data_root: str | None = None) -> list[dict]:
     """One document per question of VideoRefer-Bench-Q (PixelQA's questions); ``split`` is the prompt mode."""
-    import unipixel_plugin.data  # noqa: F401  (registers the readers)
-    from unipixel_plugin.registry import DATASETS
     if dataset != 'pixelqa':
         raise ValueError(f'unknown PixelQA dataset {dataset!r}; expected pixelqa')
     if split not in MODES:
         raise ValueError(f'PixelQA mode must be one of {MODES}, got {split!r}')
-    reader = DATASETS.get('VideoReferBenchQDataset')(data_root=data_root, split='test')
-    docs = []
-    for i in range(len(reader)):
-        sample = reader.get_data_info(i)
-        try:
-            doc = _doc(sample, split)
-        except (ValueError, OSError, RuntimeError, KeyError, IndexError, TypeError) as err:
-            # a question whose masks cannot be read loses only itself
-            logger.warning('pixelqa: question %s left out: %s: %s', sample.id, type(err).__name__, err)
-            continue
-        docs.append({'doc_id': len(docs), **doc})
-    return docs
+    return reader_docs('VideoReferBenchQDataset', data_root, lambda sample: _doc(sample, split), 'pixelqa',
+                       what='question')
 
 
 def _doc(sample, mode: str) -> dict:

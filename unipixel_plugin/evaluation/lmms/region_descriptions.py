@@ -27,7 +27,7 @@ import json
 import logging
 import os
 
-from unipixel_plugin.evaluation.lmms.documents import (answer_record, process_docs_hook,
+from unipixel_plugin.evaluation.lmms.documents import (answer_record, process_docs_hook, reader_docs,
                                                       video_doc_to_messages, video_doc_to_text,
                                                       video_doc_to_visual)
 from unipixel_plugin.evaluation.lmms.region_questions import _object_rles
@@ -43,24 +43,12 @@ JUDGE = ('bash unipixel/eval/eval_videorefer_d.sh {folder}   # in a checkout of 
 
 def build_docs(dataset: str, split: str, data_root: str | None = None) -> list[dict]:
     """One document per item of VideoRefer-Bench-D; ``split`` is the mask setting, ``multi`` or ``single``."""
-    import unipixel_plugin.data  # noqa: F401  (registers the readers)
-    from unipixel_plugin.registry import DATASETS
     if dataset != 'videorefer_bench_d':
         raise ValueError(f'unknown region-description dataset {dataset!r}; expected videorefer_bench_d')
     if split not in MODES:
         raise ValueError(f'VideoRefer-Bench-D mode must be one of {MODES}, got {split!r}')
-    reader = DATASETS.get('VideoReferBenchDDataset')(data_root=data_root, split='test')
-    docs = []
-    for i in range(len(reader)):
-        sample = reader.get_data_info(i)
-        try:
-            doc = _doc(sample, split)
-        except (ValueError, OSError, RuntimeError, KeyError, IndexError, TypeError) as err:
-            # an item whose masks cannot be read loses only itself
-            logger.warning('videorefer_bench_d: item %s left out: %s: %s', sample.id, type(err).__name__, err)
-            continue
-        docs.append({'doc_id': len(docs), **doc})
-    return docs
+    return reader_docs('VideoReferBenchDDataset', data_root, lambda sample: _doc(sample, split), 'videorefer_bench_d',
+                       what='item')
 
 
 def _doc(sample, mode: str) -> dict:

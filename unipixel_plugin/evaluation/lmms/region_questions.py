@@ -25,7 +25,7 @@ import json
 import logging
 import os
 
-from unipixel_plugin.evaluation.lmms.documents import (answer_record, process_docs_hook,
+from unipixel_plugin.evaluation.lmms.documents import (answer_record, process_docs_hook, reader_docs,
                                                       video_doc_to_messages, video_doc_to_text,
                                                       video_doc_to_visual)
 from unipixel_plugin.evaluation.metrics.multiple_choice import choice_accuracy, score_choice
@@ -43,24 +43,12 @@ TYPE_METRICS = {'Basic Questions': 'accuracy_basic', 'Sequential Questions': 'ac
 
 def build_docs(dataset: str, split: str, data_root: str | None = None) -> list[dict]:
     """One document per question of VideoRefer-Bench-Q; ``split`` is the mask setting, ``multi`` or ``single``."""
-    import unipixel_plugin.data  # noqa: F401  (registers the readers)
-    from unipixel_plugin.registry import DATASETS
     if dataset != 'videorefer_bench_q':
         raise ValueError(f'unknown region-question dataset {dataset!r}; expected videorefer_bench_q')
     if split not in MODES:
         raise ValueError(f'VideoRefer-Bench-Q mode must be one of {MODES}, got {split!r}')
-    reader = DATASETS.get('VideoReferBenchQDataset')(data_root=data_root, split='test')
-    docs = []
-    for i in range(len(reader)):
-        sample = reader.get_data_info(i)
-        try:
-            doc = _doc(sample, split)
-        except (ValueError, OSError, RuntimeError, KeyError, IndexError, TypeError) as err:
-            # a question whose masks cannot be read loses only itself
-            logger.warning('videorefer_bench_q: question %s left out: %s: %s', sample.id, type(err).__name__, err)
-            continue
-        docs.append({'doc_id': len(docs), **doc})
-    return docs
+    return reader_docs('VideoReferBenchQDataset', data_root, lambda sample: _doc(sample, split), 'videorefer_bench_q',
+                       what='question')
 
 
 def _object_rles(obj, positions: list[int], keep_only: int | None) -> list:
