@@ -6,30 +6,14 @@ import json
 import re
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
-from PIL import Image
 
 from unipixel_plugin.masks import encode_rle
 
-H, W = 24, 32
+from tests.evaluation.videorefer_media import KEPT_12, H, W, box, frame, write_clips  # noqa: F401
+
 TASKS = Path(__file__).resolve().parents[2] / 'tasks'
-KEPT_12 = [0, 1, 3, 4, 5, 6, 8, 9, 10, 12, 13, 14, 15, 16, 18, 19]  # 16 of 20 frames, frame 12 kept
 QUESTION = 'Please give a detailed description of the highlighted object [0] in the video.'
-
-
-def box(t, x0):
-    m = np.zeros((H, W), bool)
-    m[4:12, x0 + t % 8:x0 + t % 8 + 6] = True
-    return m
-
-
-def frame(t):
-    image = np.full((H, W, 3), 40, np.uint8)
-    image[box(t, 0)] = (220, 30, 30)
-    image[box(t, 14)] = (30, 30, 220)
-    return image
 
 
 @pytest.fixture(scope='module')
@@ -37,13 +21,7 @@ def bench_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('videorefer_d_root')
     base = root / 'videorefer' / 'VideoRefer-Bench'
     videos = base / 'videos' / 'Panda-70M-part'
-    (videos / 'clip_a').mkdir(parents=True)
-    for t in range(24):
-        Image.fromarray(frame(t)).save(videos / 'clip_a' / f'{t:05d}.jpg')
-    writer = cv2.VideoWriter(str(videos / 'clip_b.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), 6, (W, H))
-    for t in range(6):
-        writer.write(np.ascontiguousarray(frame(t)[..., ::-1]))
-    writer.release()
+    write_clips(videos, 'clip_a', 'clip_b.mp4')
     items = [
         {'id': 7, 'video': 'clip_a', 'caption': 'A red square slides to the right and comes back.', 'frame_idx': '12',
          'annotation': [{str(t): {'segmentation': encode_rle(box(t, 0))} for t in range(20)}]},

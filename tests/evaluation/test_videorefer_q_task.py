@@ -5,44 +5,24 @@ and an end-to-end run."""
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from unipixel_plugin.masks import encode_rle
 
-H, W = 24, 32
+from tests.evaluation.videorefer_media import KEPT_12, H, W, box, frame, write_clips  # noqa: F401
+
 TASKS = Path(__file__).resolve().parents[2] / 'tasks'
 # sample_frame_positions(20, 16): upstream's np.arange(0, 20, 19 / 15)[:16].round()
 UNIFORM_20 = [0, 1, 3, 4, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16, 18, 19]
-KEPT_12 = [0, 1, 3, 4, 5, 6, 8, 9, 10, 12, 13, 14, 15, 16, 18, 19]  # frame 12 kept: it replaces 11 (the nearest)
-
-
-def box(t, x0):
-    m = np.zeros((H, W), bool)
-    m[4:12, x0 + t % 8:x0 + t % 8 + 6] = True
-    return m
-
-
-def frame(t):
-    image = np.full((H, W, 3), 40, np.uint8)
-    image[box(t, 0)] = (220, 30, 30)
-    image[box(t, 14)] = (30, 30, 220)
-    return image
 
 
 @pytest.fixture(scope='module')
 def videorefer_root(tmp_path_factory):
     root = tmp_path_factory.mktemp('videorefer_root')
     base = root / 'videorefer' / 'VideoRefer-Bench'
-    (base / 'videos' / 'vid_a').mkdir(parents=True)
-    for t in range(24):
-        Image.fromarray(frame(t)).save(base / 'videos' / 'vid_a' / f'{t:05d}.jpg')
-    writer = cv2.VideoWriter(str(base / 'videos' / 'vid_b.mp4'), cv2.VideoWriter_fourcc(*'mp4v'), 6, (W, H))
-    for t in range(6):
-        writer.write(np.ascontiguousarray(frame(t)[..., ::-1]))
-    writer.release()
+    write_clips(base / 'videos', 'vid_a', 'vid_b.mp4')
     items = [
         {'id': 0, 'video': 'vid_a', 'Question': 'What is <object3><region> doing?', 'type': 'Basic Questions',
          'options': ['(A) running', '(B) sitting'], 'Answer': '(B) sitting', 'frame_idx': '12',
