@@ -59,6 +59,22 @@ def answer_record(answer) -> dict:
     return record if isinstance(record, dict) else {}
 
 
+def timeline_media(sample) -> tuple[dict, str]:
+    """A region sample's media as its ``region_request`` / ``pixelqa_request`` carries them (``media_type``,
+    ``media``, ``frame_indices``, ``prompt_frame``: the adapter samples the annotated timeline from these) and the
+    video its message names (the frame folder, or the video file)."""
+    media = {'media_type': sample.media_type, 'media': list(sample.media),
+             'frame_indices': list(sample.frame_indices) if sample.frame_indices is not None else None,
+             'prompt_frame': sample.prompt_frame}
+    video = os.path.dirname(sample.media[0]) if sample.media_type == 'frames' else sample.media[0]
+    return media, video
+
+
+def answer_text(answer) -> str:
+    """The text of an answer: a ``unipixel`` answer with masks is JSON (:func:`answer_record`), any other is text."""
+    return answer_record(answer).get('answer', answer)
+
+
 # the lmms-eval hooks of every video task whose documents hold ``video`` and ``prompt``
 def video_doc_to_messages(doc: dict) -> list[dict]:
     return media_messages('video', doc['video'], doc['prompt'])
@@ -72,4 +88,5 @@ def video_doc_to_text(doc: dict) -> str:
     return doc['prompt']
 
 
-__all__ = ['ITEM_ERRORS', 'reader_docs', 'video_doc_to_messages', 'video_doc_to_visual', 'video_doc_to_text', 'process_docs_hook', 'media_messages', 'answer_record']
+__all__ = ['ITEM_ERRORS', 'reader_docs', 'video_doc_to_messages', 'video_doc_to_visual', 'video_doc_to_text',
+           'process_docs_hook', 'media_messages', 'answer_record', 'timeline_media', 'answer_text']

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import zlib
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from unipixel_plugin.evaluation.lmms.documents import (answer_record, process_docs_hook, reader_docs,
+                                                      timeline_media,
                                                       video_doc_to_messages, video_doc_to_text,
                                                       video_doc_to_visual)
 from unipixel_plugin.evaluation.metrics.multiple_choice import choice_accuracy, score_choice
@@ -94,12 +94,10 @@ def _doc(sample, mode: str) -> dict:
             raise ValueError(f'object {oid} has no mask on the question\'s frame {sample.meta["frame_idx"]}: no '
                              'point or box can be drawn')
     seed = question_seed(sample.id)
-    request = {'media_type': sample.media_type, 'media': list(sample.media),
-               'frame_indices': list(sample.frame_indices) if sample.frame_indices is not None else None,
-               'prompt_frame': sample.prompt_frame, 'masks': masks, 'object_ids': object_ids, 'mode': mode,
+    media, video = timeline_media(sample)
+    request = {**media, 'masks': masks, 'object_ids': object_ids, 'mode': mode,
                'seed': seed, 'kinds': prompt_kinds(mode, len(masks), seed), 'localize': localize,
                'localize_answer': localize_answer, 'question': prompt, 'answer_prefix': BEST_OPTION_PREFIX}
-    video = os.path.dirname(sample.media[0]) if sample.media_type == 'frames' else sample.media[0]
     return {'id': sample.id, 'video': video, 'question': sample.meta['question'], 'prompt': prompt,
             'options': json.dumps(sample.options), 'answer': sample.answer, 'type': sample.task or 'unknown',
             'mode': mode, 'pixelqa_request': json.dumps(request)}

@@ -27,7 +27,8 @@ import json
 import logging
 import os
 
-from unipixel_plugin.evaluation.lmms.documents import (answer_record, process_docs_hook, reader_docs,
+from unipixel_plugin.evaluation.lmms.documents import (answer_text, process_docs_hook, reader_docs,
+                                                      timeline_media,
                                                       video_doc_to_messages, video_doc_to_text,
                                                       video_doc_to_visual)
 from unipixel_plugin.evaluation.lmms.region_questions import _object_rles
@@ -57,11 +58,9 @@ def _doc(sample, mode: str) -> dict:
     positions = list(range(len(sample.meta['timeline'])))
     keep_only = sample.prompt_frame if mode == 'single' else None
     masks = [_object_rles(sample.objects[0], positions, keep_only)]
-    request = {'media_type': sample.media_type, 'media': list(sample.media),
-               'frame_indices': list(sample.frame_indices) if sample.frame_indices is not None else None,
-               'prompt_frame': sample.prompt_frame, 'masks': masks, 'object_ids': [0], 'answer_prefix': '',
+    media, video = timeline_media(sample)
+    request = {**media, 'masks': masks, 'object_ids': [0], 'answer_prefix': '',
                'budget': BUDGET, 'fill_empty': False}
-    video = os.path.dirname(sample.media[0]) if sample.media_type == 'frames' else sample.media[0]
     name = str(sample.meta['video'])
     return {'id': sample.id, 'video': video, 'vid': os.path.splitext(os.path.basename(name.rstrip('/')))[0],
             'frame_idx': int(sample.meta['frame_idx']), 'prompt': sample.conversation[0]['content'],
@@ -79,7 +78,7 @@ doc_to_messages, doc_to_visual, doc_to_text = video_doc_to_messages, video_doc_t
 def process_results(doc: dict, results: list) -> dict:
     """The item's entry of the predictions file: the generated description next to the reference caption."""
     answer = results[0] if results else ''
-    text = answer_record(answer).get('answer', answer)  # a unipixel answer with masks is JSON
+    text = answer_text(answer)
     item = {'id': doc['id'], 'vid': doc['vid'], 'video': doc['video'], 'frame_idx': doc['frame_idx'],
             'question': doc['prompt'], 'caption': doc['caption'], 'pred': str(text).strip(), 'mode': doc['mode']}
     return {'descriptions': item}

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 
-from unipixel_plugin.evaluation.lmms.documents import (answer_record, process_docs_hook, reader_docs,
+from unipixel_plugin.evaluation.lmms.documents import (answer_text, process_docs_hook, reader_docs,
+                                                      timeline_media,
                                                       video_doc_to_messages, video_doc_to_text,
                                                       video_doc_to_visual)
 from unipixel_plugin.evaluation.metrics.multiple_choice import choice_accuracy, score_choice
@@ -75,11 +75,9 @@ def _doc(sample, mode: str) -> dict:
     prompt, object_ids = region_question(sample.meta['question'], sample.options)
     if len(object_ids) != len(masks):
         raise ValueError(f'the question tags {len(object_ids)} objects but {len(masks)} are annotated')
-    request = {'media_type': sample.media_type, 'media': list(sample.media),
-               'frame_indices': list(sample.frame_indices) if sample.frame_indices is not None else None,
-               'prompt_frame': sample.prompt_frame, 'masks': masks, 'object_ids': object_ids,
+    media, video = timeline_media(sample)
+    request = {**media, 'masks': masks, 'object_ids': object_ids,
                'answer_prefix': BEST_OPTION_PREFIX, 'budget': BUDGET, 'fill_empty': False}
-    video = os.path.dirname(sample.media[0]) if sample.media_type == 'frames' else sample.media[0]
     return {'id': sample.id, 'video': video, 'question': sample.meta['question'], 'prompt': prompt,
             'options': json.dumps(sample.options), 'answer': sample.answer, 'type': sample.task or 'unknown',
             'mode': mode, 'region_request': json.dumps(request)}
@@ -96,7 +94,7 @@ doc_to_messages, doc_to_visual, doc_to_text = video_doc_to_messages, video_doc_t
 def process_results(doc: dict, results: list) -> dict:
     """The answer's verdict: correct, wrong, or failed (no option named; counted as wrong)."""
     answer = results[0] if results else ''
-    text = answer_record(answer).get('answer', answer)  # a unipixel answer with masks is JSON
+    text = answer_text(answer)
     options = json.loads(doc['options'])
     verdict = score_choice(text, doc['answer'], len(options))
     item = {'response': text, 'answer': doc['answer'], 'num_options': len(options), 'task': doc['type'],
