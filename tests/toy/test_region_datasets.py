@@ -83,3 +83,15 @@ def test_media_filter(heldout_root):
     assert all('_video_' in s.meta['video'] for s in ToyRegionMaskDataset(root=root, split='valid_u', media='video'))
     with pytest.raises(ValueError, match='toy_region_mask: media must be one of'):
         ToyRegionMaskDataset(root=root, split='valid_u', media='images')
+
+
+def test_mevis_media_filter(heldout_root):
+    from unipixel_plugin.toy.datasets import ToyMeViSDataset
+
+    root = str(heldout_root.parent)
+    sets = {m: ToyMeViSDataset(root=root, split='valid_u', media=m) for m in ('image', 'video', 'all')}
+    assert len(sets['image']) and len(sets['video']) and len(sets['image']) + len(sets['video']) == len(sets['all'])
+    assert {s.data_type for s in sets['video']} == {'seg_video'}
+    assert all('_image_' in s.meta['video'] for s in sets['image'])
+    with pytest.raises(ValueError, match='toy_mevis: media must be one of'):
+        ToyMeViSDataset(root=root, split='valid_u', media='clips')

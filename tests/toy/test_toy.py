@@ -36,3 +36,17 @@ def test_toy_dataset_loads_through_the_data_pipeline(toy_root):
     frame, mask = loaded.frames[0], single[0][0, 0]
     inner = mask & np.roll(mask, 2, 0) & np.roll(mask, -2, 0) & np.roll(mask, 2, 1) & np.roll(mask, -2, 1)
     assert np.abs(frame[inner].mean(0) - np.array(COLOURS[colour])).max() < 25
+
+
+def test_micro_init_is_named_by_its_config(tmp_path, monkeypatch):
+    """A changed micro config gets its own initialisation folder instead of an older one from the cache."""
+    from unipixel_plugin.toy import model
+    from unipixel_plugin.toy.cache import ensure_micro_checkpoint
+    first = ensure_micro_checkpoint(str(tmp_path))
+    config = json.loads((first / 'config.json').read_text())
+    assert config['mem_window_order'] is False  # <|mem|> pools in refer_mask's raster order
+    assert first.name.startswith('micro-init-s0-') and ensure_micro_checkpoint(str(tmp_path)) == first
+    original = model.micro_config
+    monkeypatch.setattr(model, 'micro_config', lambda **kw: original(**{'rope_theta': 2.0, **kw}))
+    second = ensure_micro_checkpoint(str(tmp_path))
+    assert second != first and json.loads((second / 'config.json').read_text())['rope_theta'] == 2.0

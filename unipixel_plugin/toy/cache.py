@@ -63,10 +63,15 @@ def ensure_toy_checkpoint(root: Optional[str] = None, seed: int = 0, sam2_image_
 
 def ensure_micro_checkpoint(root: Optional[str] = None, seed: int = 0) -> Path:
     """The micro UniPixel (:mod:`unipixel_plugin.toy.model`) at its seeded random initialisation: what the toy
-    config (``configs/unipixel_toy.py``) trains from."""
-    from unipixel_plugin.toy.model import make_micro_checkpoint
+    config (``configs/unipixel_toy.py``) trains from. The folder is named by the seed and a hash of the micro
+    config, so that a changed config never gets an initialisation made by an older one."""
+    import hashlib
+    import json
 
-    target = toy_root(root) / f'micro-init-s{seed}'
+    from unipixel_plugin.toy.model import make_micro_checkpoint, micro_config
+
+    digest = hashlib.sha256(json.dumps(micro_config(), sort_keys=True).encode()).hexdigest()[:8]
+    target = toy_root(root) / f'micro-init-s{seed}-{digest}'
     return create_once(target, lambda tmp: make_micro_checkpoint(tmp, seed=seed))
 
 

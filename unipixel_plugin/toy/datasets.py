@@ -40,12 +40,17 @@ class ToyRefCOCODataset(RefCOCODataset):
 
 @DATASETS.register_module(name=['ToyMeViSDataset', 'toy_mevis'])
 class ToyMeViSDataset(MeViSDataset):
-    """Video (and one-frame image) scenes, MeViS layout. ``split``: ``'train'`` or ``'valid_u'`` (held out)."""
+    """Video (and one-frame image) scenes, MeViS layout. ``split``: ``'train'`` or ``'valid_u'`` (held out);
+    ``media``: ``'video'`` scenes, ``'image'`` scenes or ``'all'``."""
 
     SOURCE = 'toy_mevis'
 
-    def __init__(self, root: Optional[str] = None, split: str = 'train', **kwargs):
+    def __init__(self, root: Optional[str] = None, split: str = 'train', media: str = 'all', **kwargs):
+        self.media = media
         super().__init__(data_root=_scene_root(root, split, kwargs), split=split, **kwargs)
+
+    def parse(self):
+        return _keep_media(super().parse(), self.media, self.SOURCE)
 
 
 MEDIA_KINDS = ('image', 'video', 'all')

@@ -7,6 +7,7 @@
   height / width frequencies turn by a useful angle from one merged patch to the next on a 4x4 grid (at 10000
   they do not, and a ``<|ref|>`` prompt cannot find the patches it points at).
 * A byte-level BPE tokenizer trained here on the toy's own phrases (so a colour or shape is one token).
+* ``mem_window_order`` off: ``<|mem|>`` pools the merger inputs in raster order, the order of ``refer_mask``.
 
 :func:`make_micro_checkpoint` writes it (seeded random weights, HF layout) like
 :func:`unipixel_plugin.testing.make_tiny_checkpoint`.
@@ -93,6 +94,10 @@ def micro_config(sam2_image_size: int = SAM2_IMAGE_SIZE, base_vocab: int = 512, 
         sam2_overrides=micro_sam2_overrides(image_size=sam2_image_size))
     config['vision_config'] = dict(config['vision_config'], depth=2, hidden_size=64, intermediate_size=128,
                                    num_heads=2, out_hidden_size=hidden_size, fullatt_block_indexes=[1])
+    # <|mem|> features in raster order, the order refer_mask is in. Upstream reads them in window order (its
+    # checkpoints were trained that way, and UniPixelConfig keeps that default); with the toy's 56 px ViT windows on
+    # a 4 x 4 grid the two orders differ, and window order pools other cells' features (docs/toy_research.md)
+    config['mem_window_order'] = False
     config.update(overrides)
     return config
 
