@@ -95,3 +95,34 @@ def test_mevis_media_filter(heldout_root):
     assert all('_image_' in s.meta['video'] for s in sets['image'])
     with pytest.raises(ValueError, match='toy_mevis: media must be one of'):
         ToyMeViSDataset(root=root, split='valid_u', media='clips')
+
+
+def test_shape_groups_add_one_union_turn_per_shape(heldout_root):
+    from unipixel_plugin.data.hybrid import HybridDataset
+    from unipixel_plugin.toy.datasets import ToyRefCOCODataset
+    from unipixel_plugin.toy.scenes import render, Scene, SceneObject
+
+    root = str(heldout_root.parent)
+    plain = ToyRefCOCODataset(root=root, split='val', group_by_image=True)
+    grouped = ToyRefCOCODataset(root=root, split='val', group_by_image=True, shape_groups=True)
+    assert len(plain) == len(grouped) and not plain.problems and not grouped.problems
+    scenes = {s['name']: s for s in load_manifest(heldout_root)['scenes']}
+    mixture = HybridDataset(datasets=[grouped], num_frames=1, max_objects=0, max_turns=0, seed=0)
+    unions = 0  # groups of two or more objects checked
+    for index in range(8):
+        sample, loaded = grouped[index], mixture[index]
+        scene = scenes[sample.media[0].rsplit('/', 1)[-1][:-4]]
+        shapes = sorted({o['shape'] for o in scene['objects']})
+        added = sample.meta['queries'][len(plain[index].meta['queries']):]
+        assert added == [f'every {shape}' for shape in shapes]
+        assert sample.conversation[:len(plain[index].conversation)] == plain[index].conversation
+        objects = [SceneObject(o['colour'], o['shape'], o['radius'], o['centres']) for o in scene['objects']]
+        _, visible = render(Scene(scene['name'], scene['size'], 1, objects, scene['background_seed']))
+        queries = [t['content'] for t in loaded.conversation if t['role'] == 'user']
+        for shape in shapes:
+            union = visible[[o['shape'] == shape for o in scene['objects']], 0].any(0)
+            turn = next(i for i, q in enumerate(queries) if f'every {shape}' in q)
+            assert loaded.masks[turn][0].shape == union.shape and (loaded.masks[turn][0] == union).all()
+            assert union.sum() >= 100
+            unions += sum(o['shape'] == shape for o in scene['objects']) > 1
+    assert unions >= 2

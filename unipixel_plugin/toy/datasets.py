@@ -11,14 +11,18 @@ split comes from :data:`~unipixel_plugin.toy.cache.TRAIN_SCENES`, the held-out o
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Optional
 
 from unipixel_plugin.data.formats.refcoco import RefCOCODataset
+from unipixel_plugin.data.schema import ObjectMasks
 from unipixel_plugin.data.formats.refvos import MeViSDataset
 from unipixel_plugin.data.formats.videorefer_700k import VideoReferQADataset, VideoReferShortCaptionRefDataset
-from unipixel_plugin.prompts import REF_TOKEN, place_ref_tokens
+from unipixel_plugin.prompts import REF_TOKEN, place_ref_tokens, seg_conversation
 from unipixel_plugin.registry import DATASETS
 from unipixel_plugin.toy.cache import ensure_toy_scenes
+from unipixel_plugin.toy.scenes import MANIFEST, refcoco_id_offset
 
 
 def _scene_root(root, split, kwargs) -> str:
@@ -29,13 +33,60 @@ def _scene_root(root, split, kwargs) -> str:
 
 @DATASETS.register_module(name=['ToyRefCOCODataset', 'toy_refcoco'])
 class ToyRefCOCODataset(RefCOCODataset):
-    """Image scenes, RefCOCO layout. ``split``: ``'train'`` or ``'val'`` (the held-out scenes)."""
+    """Image scenes, RefCOCO layout. ``split``: ``'train'`` or ``'val'`` (the held-out scenes).
+
+    ``shape_groups``: add to every image sample one turn per shape present, ``"every circle"``, whose target is
+    the union of the scene's circles. A shape-wide target is what teaches a from-scratch SAM 2 to tell the shapes
+    apart (docs/toy_research.md, session 7); the held-out expressions are unchanged (``"the circle"`` is only said
+    of a shape that occurs once, where the two targets are the same mask).
+    """
 
     SOURCE = 'toy_refcoco'
 
-    def __init__(self, root: Optional[str] = None, split: str = 'train', **kwargs):
+    def __init__(self, root: Optional[str] = None, split: str = 'train', shape_groups: bool = False, **kwargs):
+        self.shape_groups = bool(shape_groups)
         super().__init__(data_root=_scene_root(root, 'train' if split == 'train' else 'valid_u', kwargs),
                          split=split, **kwargs)
+
+    def parse(self):
+        samples = super().parse()
+        if not self.shape_groups:
+            yield from samples
+            return
+        manifest = json.loads((Path(self.data_root) / MANIFEST).read_text())
+        offset = refcoco_id_offset(self.split)
+        shapes = {o['anno_id'] + offset: o['shape'] for scene in manifest['scenes'] for o in scene['objects']}
+        for sample in samples:
+            yield self.try_item(with_shape_groups, sample, shapes, file=str(Path(self.data_root) / MANIFEST),
+                                sample=sample.id, default=sample)
+
+
+def with_shape_groups(sample, shapes: dict):
+    """``sample`` (a multi-turn RefCOCO-layout image sample) with one more turn per shape among its objects:
+    ``"every <shape>"``, answered by one ``<|seg|>`` whose mask is the union of those objects' masks."""
+    by_shape: dict = {}
+    for index, obj in enumerate(sample.objects):
+        if obj.object_id not in shapes:
+            raise ValueError(f'object {obj.object_id} of image sample {sample.id} is not in the scenes manifest')
+        by_shape.setdefault(shapes[obj.object_id], []).append(index)
+    meta = dict(sample.meta)
+    objects, boxes, conversation = list(sample.objects), list(sample.boxes), list(sample.conversation)
+    turn_objects, queries = [list(t) for t in meta['turn_objects']], list(meta['queries'])
+    for shape, members in sorted(by_shape.items()):
+        text = f'every {shape}'
+        parts = [part for i in members for part in sample.objects[i].frames[0]]
+        member_boxes = [sample.boxes[i] for i in members]
+        turn_objects.append([len(objects)])
+        objects.append(ObjectMasks([parts], object_id=f'every-{shape}', name=shape))
+        boxes.append([min(b[0] for b in member_boxes), min(b[1] for b in member_boxes),
+                      max(b[2] for b in member_boxes), max(b[3] for b in member_boxes)])
+        conversation += seg_conversation(text, 'query', 'image')
+        queries.append(text)
+    meta.update(turn_objects=turn_objects, queries=queries)
+    for key in ('sent_ids', 'ref_ids'):
+        if key in meta:
+            meta[key] = list(meta[key]) + [None] * len(by_shape)
+    return sample.replace(objects=objects, boxes=boxes, conversation=conversation, meta=meta, query=None)
 
 
 @DATASETS.register_module(name=['ToyMeViSDataset', 'toy_mevis'])
@@ -112,4 +163,4 @@ class ToyRegionMaskDataset(VideoReferQADataset):
         return _keep_media(super().parse(), self.media, self.SOURCE)
 
 
-__all__ = ['ToyRefCOCODataset', 'ToyMeViSDataset', 'ToyRegionRefDataset', 'ToyRegionMaskDataset']
+__all__ = ['ToyRefCOCODataset', 'with_shape_groups', 'ToyMeViSDataset', 'ToyRegionRefDataset', 'ToyRegionMaskDataset']

@@ -302,6 +302,12 @@ def write_scenes(data_root, num_images: int = 200, num_videos: int = 100, num_fr
     return root
 
 
+def refcoco_id_offset(split: str) -> int:
+    """What the RefCOCO layout adds to a scene object's ``anno_id`` (and image / ref ids) in ``split`` (``'train'``;
+    any other split is the held-out ``'val'``), so that the splits' ids never collide in the one file pair."""
+    return (1 + ['train', 'val'].index('train' if split == 'train' else 'val')) * 10**7
+
+
 def _merge_refcoco(folder: Path, coco: dict, refs: list, split: str) -> None:
     """Write this split's refs into the one RefCOCO file pair, keeping the other splits already there."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -315,7 +321,7 @@ def _merge_refcoco(folder: Path, coco: dict, refs: list, split: str) -> None:
         old_coco['images'] = [i for i in old_coco['images'] if i['id'] in kept]
         old_coco['annotations'] = [a for a in old_coco['annotations'] if a['image_id'] in kept]
     # ids unique across splits: each split's ids live in their own range
-    offset = (1 + ['train', 'val'].index(ref_split)) * 10**7
+    offset = refcoco_id_offset(ref_split)
     for image in coco['images']:
         image['id'] += offset
     for ann in coco['annotations']:
@@ -358,4 +364,4 @@ def load_manifest(data_root) -> dict:
 
 
 __all__ = ['COLOURS', 'SHAPES', 'DIRECTIONS', 'QUESTIONS', 'Scene', 'SceneObject', 'shape_mask', 'render',
-           'sample_scene', 'add_expressions', 'write_scenes', 'load_manifest']
+           'sample_scene', 'add_expressions', 'write_scenes', 'load_manifest', 'refcoco_id_offset']
