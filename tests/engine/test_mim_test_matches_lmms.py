@@ -5,12 +5,13 @@ twice, each through its real command line:
 
 * ``mim test unipixel_plugin unipixel_toy.py -C <toy folder> --cfg-options test_dataloader.dataset.indices=N``:
   the toy config's test loop (``ToyRefCOCODataset`` split ``val``, ``RefSegMetric``);
-* ``lmms-eval --model unipixel --model_args pretrained=<toy folder>,min_pixels=12544,max_pixels=12544 --tasks
-  unipixel_refcoco_val --limit N`` with ``UNIPIXEL_DATA_ROOT`` at the same scenes (they are written in the RefCOCO
-  layout, so the task reads them with the same reader).
+* ``lmms-eval --model unipixel --model_args pretrained=<toy folder> --tasks unipixel_refcoco_val --limit N`` with
+  ``UNIPIXEL_DATA_ROOT`` at the same scenes (they are written in the RefCOCO layout, so the task reads them with the
+  same reader).
 
 The protocol both follow (docs/toy.md, "mim test and lmms-eval"): generation (greedy) from upstream's prompt, the toy's
-pixel budget (112 x 112 = 12,544 pixels per frame), the first ``<|seg|>``'s mask scored.
+pixel budget (112 x 112 = 12,544 pixels per frame: the config's data preprocessor for ``mim test``, the toy's
+``config.json`` ``llm_pixels`` for the adapter, given no ``min_pixels`` / ``max_pixels``), the first ``<|seg|>``'s mask scored.
 """
 import json
 import os
@@ -24,7 +25,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 24  # held-out expressions (the first 24 of 349)
-LLM_PIXELS = 112 * 112
 
 
 def _exe(name: str) -> str:
@@ -68,7 +68,7 @@ def test_mim_test_prints_the_numbers_of_the_lmms_eval_task(heldout, toy_checkpoi
     # --- lmms-eval: the unipixel_refcoco_val task on the same scenes (UNIPIXEL_DATA_ROOT), same checkpoint
     lmms_out = tmp_path / 'lmms'
     out = subprocess.run([_exe('lmms-eval'), '--model', 'unipixel', '--model_args',
-                          f'pretrained={toy_checkpoint},device=cpu,min_pixels={LLM_PIXELS},max_pixels={LLM_PIXELS}',
+                          f'pretrained={toy_checkpoint},device=cpu',
                           '--tasks', 'unipixel_refcoco_val', '--include_path', str(ROOT / 'tasks'), '--limit', str(N),
                           '--output_path', str(lmms_out), '--log_samples', '--batch_size', '1'],
                          env=heldout, cwd=tmp_path, capture_output=True, text=True, timeout=600)

@@ -59,7 +59,8 @@ def test_mask_questions_get_the_predictor_s_memory_prefix(heldout_root, toy_pred
     qa = ToyRegionMaskDataset(root=str(heldout_root.parent), split='valid_u', media='image')
     truth = _truth(heldout_root)
     mixture = HybridDataset(datasets=[qa], num_frames=4, max_objects=8, seed=0)
-    preprocessor = UniPixelDataPreprocessor(processor=toy_predictor.processor, sam2_image_size=128,
+    preprocessor = UniPixelDataPreprocessor(processor=toy_predictor.processor,
+                                            sam2_image_size=toy_predictor.model.config.sam2_image_size,
                                             min_pixels=LLM_PIXELS, max_pixels=LLM_PIXELS)
     for index in (0, 5):
         loaded = mixture[index]
@@ -126,3 +127,12 @@ def test_shape_groups_add_one_union_turn_per_shape(heldout_root):
             assert union.sum() >= 100
             unions += sum(o['shape'] == shape for o in scene['objects']) > 1
     assert unions >= 2
+    only = ToyRefCOCODataset(root=root, split='val', group_by_image=True, shape_groups='only')
+    for index in (0, 3):
+        sample = only[index]
+        assert sample.meta['queries'] == grouped[index].meta['queries'][len(plain[index].meta['queries']):]
+        assert len(sample.objects) == len(sample.meta['queries']) == len(sample.conversation) // 2
+        assert [o.object_id for o in sample.objects] == [f'every{q[5:].replace(" ", "-")}' for q in
+                                                         sample.meta['queries']]
+    with pytest.raises(ValueError, match='shape_groups must be'):
+        ToyRefCOCODataset(root=root, split='val', shape_groups='yes')

@@ -50,3 +50,23 @@ def test_micro_init_is_named_by_its_config(tmp_path, monkeypatch):
     monkeypatch.setattr(model, 'micro_config', lambda **kw: original(**{'rope_theta': 2.0, **kw}))
     second = ensure_micro_checkpoint(str(tmp_path))
     assert second != first and json.loads((second / 'config.json').read_text())['rope_theta'] == 2.0
+
+
+def test_toy_checkpoint_carries_the_frame_size_it_was_trained_at(toy_checkpoint):
+    """The toy's config.json holds its LLM frame size, so a predictor (CLI, lmms-eval adapter) given no pixel
+    bounds sees frames as in training; a checkpoint without the field keeps upstream's budget."""
+    from unipixel_plugin.evaluation.lmms.adapter import UniPixelLMM
+    from unipixel_plugin.inference import UniPixelPredictor
+    from unipixel_plugin.models import PixelQwen2_5_VLConfig
+    from unipixel_plugin.toy.model import LLM_PIXELS
+
+    config = json.loads((toy_checkpoint / 'config.json').read_text())
+    assert config['llm_pixels'] == [LLM_PIXELS, LLM_PIXELS]
+    predictor = UniPixelPredictor.from_pretrained(str(toy_checkpoint), device='cpu', dtype='float32')
+    assert predictor.inputs.bounds(1) == (LLM_PIXELS, LLM_PIXELS)
+    lmm = UniPixelLMM(pretrained=str(toy_checkpoint), device='cpu', dtype='float32')
+    assert lmm.predictor.inputs.bounds(4) == (LLM_PIXELS, LLM_PIXELS)
+    given = UniPixelPredictor(predictor.model, predictor.processor, min_pixels=4 * LLM_PIXELS,
+                              max_pixels=4 * LLM_PIXELS)
+    assert given.inputs.bounds(1) == (4 * LLM_PIXELS, 4 * LLM_PIXELS)  # explicit bounds win
+    assert PixelQwen2_5_VLConfig().llm_pixels is None

@@ -43,16 +43,13 @@ def _load_predictor(args):
         os.environ.setdefault('HF_HUB_DISABLE_PROGRESS_BARS', '1')
         transformers.utils.logging.disable_progress_bar()
         logging.getLogger('huggingface_hub').setLevel(logging.ERROR)  # retries of an unreachable hub
+    # the toy's config.json holds the frame size it was trained at (llm_pixels), which the predictor uses
     checkpoint = args.checkpoint or str(demo_checkpoint())
-    extra = {}
-    if args.checkpoint is None:  # the toy sees frames at the size it was trained at
-        from unipixel_plugin.toy.model import LLM_PIXELS
-        extra = dict(min_pixels=LLM_PIXELS, max_pixels=LLM_PIXELS)
     return UniPixelPredictor.from_pretrained(checkpoint, device=args.device, dtype=args.dtype,
                                              sam2_dtype=getattr(args, 'sam2_dtype', 'fp32'),
                                              sample_frames=args.sample_frames, max_new_tokens=args.max_new_tokens,
-                                             progress=not args.quiet, sam2_frames=args.sam2_frames,
-                                             **extra), args.checkpoint is None
+                                             progress=not args.quiet,
+                                             sam2_frames=args.sam2_frames), args.checkpoint is None
 
 
 def add_inference_commands(sub) -> None:

@@ -183,7 +183,8 @@ class UniPixelPredictor:
     Args:
         model: a ``PixelQwen2_5_VLForConditionalGeneration``. processor: its ``Qwen2_5_VLProcessor``.
         sample_frames: frames of a video the LLM sees (upstream: 16, uniformly sampled).
-        min_pixels / max_pixels: fixed LLM frame-size bounds; None: upstream's inference budget
+        min_pixels / max_pixels: fixed LLM frame-size bounds; None (both): the checkpoint's ``config.llm_pixels``
+            when it has one (the toy: 112 x 112, what it was trained at), else upstream's inference budget
             (``128*28*28`` / ``256*28*28*int(sample_frames/T)``, ``models.processing_unipixel.pixel_budget``).
         max_new_tokens: generation budget per request.
         progress: show progress bars (batches, SAM 2 tracking through video frames).
@@ -207,6 +208,9 @@ class UniPixelPredictor:
         self.model = model.eval()
         self.processor = processor
         self.sample_frames = sample_frames
+        trained_at = getattr(model.config, 'llm_pixels', None)
+        if min_pixels is None and max_pixels is None and trained_at:
+            min_pixels, max_pixels = (int(p) for p in trained_at)
         self.inputs = UniPixelInputs(processor, model.config.sam2_image_size, min_pixels, max_pixels,
                                      budget='inference', sample_frames=sample_frames)
         self.max_new_tokens = max_new_tokens

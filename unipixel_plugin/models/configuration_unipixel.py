@@ -27,6 +27,9 @@ class PixelQwen2_5_VLConfig(Qwen2_5_VLConfig):
     conv_type (`str`, defaults to "chatml"): conversation template.
     mem_window_order (`bool`, defaults to True): read `<|mem|>` features in Qwen2.5-VL window order, as upstream
         does (and the official checkpoints were trained with). False reads them in raster order, matching the mask.
+    llm_pixels (`list`, *optional*): ``[min_pixels, max_pixels]``, the LLM frame-size bounds the model was trained
+        at, used by the predictor (and so by the CLI and the lmms-eval adapter) when none are given. Not an
+        upstream field: absent (None) in the official checkpoints, which get upstream's inference budget.
     """
 
     model_type = 'pixel_qwen2_5_vl'
@@ -49,6 +52,7 @@ class PixelQwen2_5_VLConfig(Qwen2_5_VLConfig):
     base_model_path: Any = None
     partial_checkpoint: Any = None
     mem_window_order: bool = True
+    llm_pixels: Any = None
 
     @property
     def llm_hidden_size(self) -> int:

@@ -43,8 +43,10 @@ class ToyRefCOCODataset(RefCOCODataset):
 
     SOURCE = 'toy_refcoco'
 
-    def __init__(self, root: Optional[str] = None, split: str = 'train', shape_groups: bool = False, **kwargs):
-        self.shape_groups = bool(shape_groups)
+    def __init__(self, root: Optional[str] = None, split: str = 'train', shape_groups=False, **kwargs):
+        if shape_groups not in (False, True, 'only'):
+            raise ValueError(f"{self.SOURCE}: shape_groups must be False, True or 'only', got {shape_groups!r}")
+        self.shape_groups = shape_groups
         super().__init__(data_root=_scene_root(root, 'train' if split == 'train' else 'valid_u', kwargs),
                          split=split, **kwargs)
 
@@ -57,13 +59,14 @@ class ToyRefCOCODataset(RefCOCODataset):
         offset = refcoco_id_offset(self.split)
         shapes = {o['anno_id'] + offset: o['shape'] for scene in manifest['scenes'] for o in scene['objects']}
         for sample in samples:
-            yield self.try_item(with_shape_groups, sample, shapes, file=str(Path(self.data_root) / MANIFEST),
-                                sample=sample.id, default=sample)
+            yield self.try_item(with_shape_groups, sample, shapes, self.shape_groups == 'only',
+                                file=str(Path(self.data_root) / MANIFEST), sample=sample.id, default=sample)
 
 
-def with_shape_groups(sample, shapes: dict):
+def with_shape_groups(sample, shapes: dict, only: bool = False):
     """``sample`` (a multi-turn RefCOCO-layout image sample) with one more turn per shape among its objects:
-    ``"every <shape>"``, answered by one ``<|seg|>`` whose mask is the union of those objects' masks."""
+    ``"every <shape>"``, answered by one ``<|seg|>`` whose mask is the union of those objects' masks; ``only``:
+    those turns alone (the sample's own turns dropped)."""
     by_shape: dict = {}
     for index, obj in enumerate(sample.objects):
         if obj.object_id not in shapes:
@@ -86,6 +89,16 @@ def with_shape_groups(sample, shapes: dict):
     for key in ('sent_ids', 'ref_ids'):
         if key in meta:
             meta[key] = list(meta[key]) + [None] * len(by_shape)
+    if only:
+        own = len(sample.meta['turn_objects'])
+        used = sorted({o for t in turn_objects[own:] for o in t})
+        keep = {old: new for new, old in enumerate(used)}
+        objects, boxes = [objects[o] for o in used], [boxes[o] for o in used]
+        conversation = conversation[2 * own:]
+        meta.update(turn_objects=[[keep[o] for o in t] for t in turn_objects[own:]], queries=queries[own:])
+        for key in ('sent_ids', 'ref_ids'):
+            if key in meta:
+                meta[key] = meta[key][own:]
     return sample.replace(objects=objects, boxes=boxes, conversation=conversation, meta=meta, query=None)
 
 

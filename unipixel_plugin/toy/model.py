@@ -8,6 +8,7 @@
   they do not, and a ``<|ref|>`` prompt cannot find the patches it points at).
 * A byte-level BPE tokenizer trained here on the toy's own phrases (so a colour or shape is one token).
 * ``mem_window_order`` off: ``<|mem|>`` pools the merger inputs in raster order, the order of ``refer_mask``.
+* ``llm_pixels`` ``[12544, 12544]``: the predictor's default LLM frame size for it (112 x 112, as trained).
 
 :func:`make_micro_checkpoint` writes it (seeded random weights, HF layout) like
 :func:`unipixel_plugin.testing.make_tiny_checkpoint`.
@@ -98,6 +99,8 @@ def micro_config(sam2_image_size: int = SAM2_IMAGE_SIZE, base_vocab: int = 512, 
     # checkpoints were trained that way, and UniPixelConfig keeps that default); with the toy's 56 px ViT windows on
     # a 4 x 4 grid the two orders differ, and window order pools other cells' features (docs/toy_research.md)
     config['mem_window_order'] = False
+    # the LLM frame size it is trained at, which the predictor (CLI, lmms-eval adapter) then uses by default
+    config['llm_pixels'] = [LLM_PIXELS, LLM_PIXELS]
     config.update(overrides)
     return config
 
