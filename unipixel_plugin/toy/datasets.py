@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Optional
 
 from unipixel_plugin.data.formats.refcoco import RefCOCODataset
-from unipixel_plugin.data.schema import ObjectMasks
 from unipixel_plugin.data.formats.refvos import MeViSDataset
 from unipixel_plugin.data.formats.videorefer_700k import VideoReferQADataset, VideoReferShortCaptionRefDataset
+from unipixel_plugin.data.schema import ObjectMasks
 from unipixel_plugin.prompts import REF_TOKEN, place_ref_tokens, seg_conversation
 from unipixel_plugin.registry import DATASETS
 from unipixel_plugin.toy.cache import ensure_toy_scenes
@@ -72,33 +72,27 @@ def with_shape_groups(sample, shapes: dict, only: bool = False):
         if obj.object_id not in shapes:
             raise ValueError(f'object {obj.object_id} of image sample {sample.id} is not in the scenes manifest')
         by_shape.setdefault(shapes[obj.object_id], []).append(index)
-    meta = dict(sample.meta)
-    objects, boxes, conversation = list(sample.objects), list(sample.boxes), list(sample.conversation)
-    turn_objects, queries = [list(t) for t in meta['turn_objects']], list(meta['queries'])
+    objects, boxes, conversation, queries = [], [], [], []  # the group turns
     for shape, members in sorted(by_shape.items()):
         text = f'every {shape}'
-        parts = [part for i in members for part in sample.objects[i].frames[0]]
         member_boxes = [sample.boxes[i] for i in members]
-        turn_objects.append([len(objects)])
-        objects.append(ObjectMasks([parts], object_id=f'every-{shape}', name=shape))
+        objects.append(ObjectMasks([[part for i in members for part in sample.objects[i].frames[0]]],
+                                   object_id=f'every-{shape}', name=shape))
         boxes.append([min(b[0] for b in member_boxes), min(b[1] for b in member_boxes),
                       max(b[2] for b in member_boxes), max(b[3] for b in member_boxes)])
         conversation += seg_conversation(text, 'query', 'image')
         queries.append(text)
-    meta.update(turn_objects=turn_objects, queries=queries)
+    first = 0 if only else len(sample.objects)  # index of the first group object in the result
+    meta = dict(sample.meta, turn_objects=[] if only else [list(t) for t in sample.meta['turn_objects']],
+                queries=[] if only else list(sample.meta['queries']))
+    meta['turn_objects'] += [[first + g] for g in range(len(objects))]
+    meta['queries'] += queries
     for key in ('sent_ids', 'ref_ids'):
         if key in meta:
-            meta[key] = list(meta[key]) + [None] * len(by_shape)
-    if only:
-        own = len(sample.meta['turn_objects'])
-        used = sorted({o for t in turn_objects[own:] for o in t})
-        keep = {old: new for new, old in enumerate(used)}
-        objects, boxes = [objects[o] for o in used], [boxes[o] for o in used]
-        conversation = conversation[2 * own:]
-        meta.update(turn_objects=[[keep[o] for o in t] for t in turn_objects[own:]], queries=queries[own:])
-        for key in ('sent_ids', 'ref_ids'):
-            if key in meta:
-                meta[key] = meta[key][own:]
+            meta[key] = ([] if only else list(meta[key])) + [None] * len(objects)
+    if not only:
+        objects, boxes = list(sample.objects) + objects, list(sample.boxes) + boxes
+        conversation = list(sample.conversation) + conversation
     return sample.replace(objects=objects, boxes=boxes, conversation=conversation, meta=meta, query=None)
 
 
