@@ -67,6 +67,39 @@ def test_teacher_prompts_follow_the_expression_words_and_are_not_exported(recipe
     with safe_open(f'{out}/model.safetensors', 'pt') as f:
         assert not [k for k in f.keys() if 'teacher' in k or k == 'step']
 
+def test_prompt_stage_trains_sam2_from_the_teacher_alone(recipe_model, tmp_path):
+    """The prompt stage: no LLM forward (no language loss, no gradient in the LLM), SAM 2 and the teacher learn from
+    the mask loss; the teacher phase and the hand-over count from the stage's end."""
+    from unipixel_plugin.data import load_sample
+    from unipixel_plugin.data.collate import unipixel_collate
+    from unipixel_plugin.data.formats import RefCOCODataset
+    from unipixel_plugin.toy.scenes import write_scenes
+    root = write_scenes(tmp_path / 'scenes', num_images=2, num_videos=0, seed=4)
+    loaded = load_sample(RefCOCODataset(data_root=str(root), split='train')[0], np.random.default_rng(0),
+                         num_frames=1, max_turns=8, max_objects=8)
+    data = recipe_model.data_preprocessor(unipixel_collate([loaded]), training=True)['data']
+    recipe_model.train()
+    recipe_model.prompt_stage_iters = 2
+    try:
+        recipe_model.step.zero_()
+        assert recipe_model.teacher_share(5) == 1.0 and recipe_model.teacher_share(6) == pytest.approx(0.75)
+        recipe_model.zero_grad(set_to_none=True)
+        losses = recipe_model(data, mode='loss')
+        assert recipe_model.step.item() == 1 and recipe_model.in_prompt_stage()
+        assert 'loss_lm' not in losses and 'seg_distill' not in losses and float(losses['loss_seg']) > 0
+        losses['loss_seg'].backward()
+        grads = {n: p.grad for n, p in recipe_model.named_parameters()}
+        assert grads['teacher.weight'] is not None and grads['teacher.weight'].abs().sum() > 0
+        assert any(g is not None and g.abs().sum() > 0 for n, g in grads.items() if '.sam2.image_encoder.' in n)
+        assert all(g is None for n, g in grads.items() if '.language_model.' in n or '.visual.' in n)
+        recipe_model(data, mode='loss')
+        assert not recipe_model.in_prompt_stage()
+        losses = recipe_model(data, mode='loss')  # step 2: the teacher phase, with the LLM
+        assert {'loss_lm', 'loss_seg', 'seg_distill'} <= set(losses) and float(losses['teacher_share']) == 1.0
+    finally:
+        recipe_model.prompt_stage_iters = 0
+        recipe_model.zero_grad(set_to_none=True)
+
 
 # ------------------------------------------------------------------ the trained toy (package default)
 @pytest.mark.slow

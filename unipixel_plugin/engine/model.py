@@ -281,12 +281,14 @@ class UniPixelModel(BaseModel):
         losses = {'loss_lm': outputs.loss}
         label_masks = data.get('label_mask') or []
         if self.mask_loss is not None and any(m is not None for m in label_masks):
-            losses.update(self._mask_losses(data, label_masks))
+            # (B, L, D): the last decoder layer's output, before the final norm
+            losses.update(self._mask_losses(data, label_masks, self.hf_model.pre_norm_states))
         return losses
 
-    def _mask_losses(self, data: dict, label_masks: list) -> dict:
+    def _mask_losses(self, data: dict, label_masks: list, states: Optional[torch.Tensor]) -> dict:
+        """SAM 2's mask loss for every sample with targets; ``states``: the LLM states ``(B, L, D)`` whose
+        ``<|seg|>`` rows ``seg_head`` turns into prompts, or None when :meth:`seg_prompts` makes them alone."""
         config = self.hf_model.config
-        states = self.hf_model.pre_norm_states  # (B, L, D): last decoder layer output, before the final norm
         input_ids = data['input_ids']
         totals, count = {}, 0
         for b, target in enumerate(label_masks):
@@ -298,7 +300,7 @@ class UniPixelModel(BaseModel):
             if 0 < self.sample_objects < positions.numel():
                 keep = torch.randperm(positions.numel(), device=positions.device)[:self.sample_objects].sort().values
                 positions, target = positions[keep], target[:, keep.to(target.device)]
-            hidden = self.hf_model.seg_head(states[b, positions])  # (O, K, sam_dim)
+            hidden = self.hf_model.seg_head(states[b, positions]) if states is not None else None  # (O, K, sam_dim)
             hidden, extra = self.seg_prompts(data, b, positions, hidden)
             for key, value in extra.items():
                 totals[key] = totals.get(key, 0) + value
@@ -315,6 +317,8 @@ class UniPixelModel(BaseModel):
     def seg_prompts(self, data: dict, b: int, positions: torch.Tensor, hidden: torch.Tensor):
         """The prompts SAM 2 gets for sample ``b``'s ``<|seg|>`` states (``hidden``: ``(O, K, sam_dim)``) and any
         extra loss terms (added to the mask loss's, ``loss`` included); a recipe may override it."""
+        if hidden is None:
+            raise ValueError('UniPixelModel prompts SAM 2 from the LLM states only: no states were given')
         return hidden, {}
 
     @torch.no_grad()

@@ -13,6 +13,12 @@ loop with a *prompt teacher*: a learnt embedding per word of the referring expre
   SAM 2 sees the LLM's prompts only, as at inference, and everything trains on the mask loss (the regression stays
   with weight ``distill_weight``).
 
+Optionally, a *prompt stage* comes first (``prompt_stage_iters``): SAM 2 alone, prompted by the teacher only, with no
+LLM forward (no language loss, no regression); it stands in for SAM 2's own pretraining, which upstream starts from:
+a few hundred cheap iterations in which the image encoder, the decoder and (on video samples) the memory attention
+and memory encoder learn to segment and track the words' objects before the LLM has to find them. The teacher phase
+and the hand-over count from its end.
+
 The teacher is training-time only: it is not part of the exported model, which is plain UniPixel.
 """
 from __future__ import annotations
@@ -51,10 +57,11 @@ class ToyUniPixelModel(UniPixelModel):
         handover_iters: iterations over which the teacher's share falls to 0.
         distill_weight: weight of the regression of ``seg_head``'s prompts onto the teacher's.
         seed: seeds the teacher's share draws (so that a resumed run draws the same).
+        prompt_stage_iters: iterations of the prompt stage (SAM 2 and the teacher alone) before the teacher phase.
     """
 
     def __init__(self, *args, words: tuple = TOY_WORDS, teacher_iters: int = 200, handover_iters: int = 200,
-                 distill_weight: float = 1.0, seed: int = 0, **kwargs):
+                 distill_weight: float = 1.0, seed: int = 0, prompt_stage_iters: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
         if not words:
             raise ValueError('ToyUniPixelModel needs the teacher vocabulary (words=...)')
@@ -65,24 +72,37 @@ class ToyUniPixelModel(UniPixelModel):
         self.teacher = nn.Embedding(len(words), self.prompt_tokens * self.prompt_dim)
         nn.init.normal_(self.teacher.weight, std=1.0)
         self.teacher_iters, self.handover_iters = int(teacher_iters), int(handover_iters)
+        self.prompt_stage_iters = int(prompt_stage_iters)
         self.distill_weight = float(distill_weight)
         self.register_buffer('step', torch.zeros((), dtype=torch.long))
         self._seed = int(seed)
 
     def teacher_share(self, step: Optional[int] = None) -> float:
-        step = int(self.step) if step is None else step
+        step = (int(self.step) if step is None else step) - self.prompt_stage_iters
         if step < self.teacher_iters:
             return 1.0
         if self.handover_iters <= 0:
             return 0.0
         return max(0.0, 1.0 - (step - self.teacher_iters) / self.handover_iters)
 
+    def in_prompt_stage(self) -> bool:
+        return self.training and int(self.step) < self.prompt_stage_iters
+
     def loss(self, data: dict) -> dict:
-        losses = super().loss(data)
+        losses = self.prompt_stage_loss(data) if self.in_prompt_stage() else super().loss(data)
         if self.training:
             self.step += 1
         losses['teacher_share'] = torch.tensor(self.teacher_share())
         return losses
+
+    def prompt_stage_loss(self, data: dict) -> dict:
+        """The prompt stage's loss: SAM 2's mask loss with every ``<|seg|>`` object prompted by the teacher, and
+        no LLM forward. A batch without mask targets (region questions) gives a zero loss."""
+        self.last_batch_size = dict(samples=int(data['input_ids'].size(0)), tokens=0)
+        label_masks = data.get('label_mask') or []
+        if self.mask_loss is None or not any(m is not None for m in label_masks):
+            return {'loss_seg': self.teacher.weight.sum() * 0.0}
+        return self._mask_losses(data, label_masks, None)
 
     def parse_losses(self, losses: dict):
         share = losses.pop('teacher_share', None)
@@ -109,7 +129,9 @@ class ToyUniPixelModel(UniPixelModel):
             rows.append(self.teacher(index).sum(0) * (1.0 if ids else 0.0))
         return torch.stack(rows).reshape(len(rows), self.prompt_tokens, self.prompt_dim)
 
-    def seg_prompts(self, data: dict, b: int, positions: torch.Tensor, hidden: torch.Tensor):
+    def seg_prompts(self, data: dict, b: int, positions: torch.Tensor, hidden: Optional[torch.Tensor]):
+        if hidden is None:  # the prompt stage: the teacher alone
+            return self.teacher_prompts(data['input_ids'][b], positions), {}
         if not self.training:
             return hidden, {}
         target = self.teacher_prompts(data['input_ids'][b], positions).to(hidden.dtype)
