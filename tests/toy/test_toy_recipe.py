@@ -128,8 +128,13 @@ def test_retraining_reproduces_the_packaged_run(tmp_path):
     logged = [json.loads(line) for line in next((tmp_path / 'work').glob('*/vis_data/scalars.json')).read_text()
               .splitlines()]
     logged = {row['step']: row for row in logged if 'loss' in row}
+    # the tolerance grows with the step: other thread counts and other machines (an AMD EPYC with a fresh install,
+    # 2026-12-03, against the packaging machine) round differently, and training amplifies it (step 40's loss: 0.26%
+    # off there, same code); a changed recipe (learning rate, loss weights, data order, teacher) moves them far more
+    tolerance = {20: 2e-3, 40: 1e-2}
     for row in recorded:
-        if row['step'] in (20, 40):
+        if row['step'] in tolerance:
             for key in ('loss', 'loss_lm', 'loss_seg'):
-                assert logged[row['step']][key] == pytest.approx(row[key], rel=2e-3), (row['step'], key)
+                expected = pytest.approx(row[key], rel=tolerance[row['step']], abs=2e-3)
+                assert logged[row['step']][key] == expected, (row['step'], key)
     assert 20 in logged and 40 in logged
