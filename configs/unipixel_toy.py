@@ -1,5 +1,5 @@
 # The micro UniPixel that really segments (issue 8): the real classes at micro sizes (SAM 2.1 Hiera-T shrunk to
-# d_model 64 at 128 px, a 4-layer 128-wide Qwen2.5-VL, a tokenizer trained on the toy's phrases), trained from its
+# d_model 64 at 256 px, a 4-layer 128-wide Qwen2.5-VL, a tokenizer trained on the toy's phrases), trained from its
 # seeded random initialisation on procedural scenes (unipixel_plugin/toy/), with the toy recipe's prompt teacher
 # (unipixel_plugin/engine/toy_recipe.py). Everything is made on first use under $UNIPIXEL_TOY_ROOT (or the cache).
 #   mim train unipixel_plugin unipixel_toy.py --work-dir work_dirs/toy      # ~N min on 2 CPU cores
@@ -11,12 +11,14 @@ custom_imports = dict(imports=['unipixel_plugin.engine', 'unipixel_plugin.engine
                                'unipixel_plugin.data', 'unipixel_plugin.toy.datasets'], allow_failed_imports=False)
 
 LLM_PIXELS = 112 * 112  # the scenes are 112 x 112: 4 x 4 merged patches per frame pair
-max_iters = 1500
+max_iters = 2100
 model = dict(
     type='ToyUniPixelModel',
     pretrained='micro',
     trainable='all',
-    # the prompt teacher: SAM 2 learns from it first, the LLM's <|seg|> prompts take over in the hand-over
+    # the prompt teacher: SAM 2 learns from it alone first (600 iterations with no LLM forward, a stand-in for SAM 2's
+    # own pretraining), then beside the LLM, whose <|seg|> prompts take over in the hand-over
+    prompt_stage_iters=600,
     teacher_iters=600,
     handover_iters=400,
     distill_weight=1.0,

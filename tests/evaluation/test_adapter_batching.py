@@ -33,7 +33,10 @@ def documents(tmp_path_factory):
     """Images of four sizes, a 4-frame video (a frame folder), a truncated image, and two requests with other
     generation settings: ``(docs, gen_kwargs per doc, ground-truth masks per doc)``."""
     root = tmp_path_factory.mktemp('batching')
-    rng = np.random.default_rng(3)
+    # seed 6: scenes on which the toy of 2026-12-03 answers every request with one <|seg|> on its object, the video
+    # tracked on every frame (IoU 0.83; at seed 3 it loses that video's object after frame 0), so that the masks
+    # compared below are real: the test is about batching, not about the toy's tracking
+    rng = np.random.default_rng(6)
     docs, gens, truths = [], [], []
     for n, (size, frames) in enumerate([(112, 1), (144, 1), (96, 1), (112, 4), (128, 1), (112, 1), (120, 1)]):
         pixels, expression, truth = scene_media(rng, f's{n}', size, frames)

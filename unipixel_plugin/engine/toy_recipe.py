@@ -230,7 +230,7 @@ def ensure_trained_toy(root: Optional[str] = None, threads: Optional[int] = 1) -
     return target / 'hf'
 
 
-def package_toy(work_dir, seconds: float, command: str, dest=PACKAGED_TOY) -> Path:
+def package_toy(work_dir, seconds: float, command: str, dest=PACKAGED_TOY, threads: Optional[int] = None) -> Path:
     """Copy a finished toy run's exported model to ``dest`` (in a checkout: ``unipixel_plugin/assets/toy_model``)
     with its recipe record (config hash, command, wall time, the first logged losses)."""
     exported = Path(work_dir) / 'hf_model'
@@ -248,7 +248,8 @@ def package_toy(work_dir, seconds: float, command: str, dest=PACKAGED_TOY) -> Pa
     import torch
     (dest / 'recipe.json').write_text(json.dumps({
         'config': TOY_CONFIG, 'config_sha256_10': recipe_digest(), 'command': command,
-        'train_seconds': round(seconds, 1), 'torch': torch.__version__, 'threads': os.environ.get('OMP_NUM_THREADS'),
+        'train_seconds': round(seconds, 1), 'torch': torch.__version__,
+        'threads': str(threads) if threads else os.environ.get('OMP_NUM_THREADS'),
         'first_losses': losses}, indent=1) + '\n')
     return dest
 
@@ -267,7 +268,7 @@ def main(argv=None) -> int:
     print(f'trained the toy in {seconds:.0f} s: {args.work_dir}/hf_model')
     if args.package:
         command = f'python -m unipixel_plugin.engine.toy_recipe --package --threads {args.threads}'
-        print('packaged:', package_toy(args.work_dir, seconds, command, args.package))
+        print('packaged:', package_toy(args.work_dir, seconds, command, args.package, args.threads))
     return 0
 
 

@@ -2,7 +2,7 @@
 
 * SAM 2: the package's Hiera-T config with Hydra overrides (:func:`micro_sam2_overrides`): 5 Hiera blocks from 16
   channels, ``d_model`` 64 everywhere (FPN neck, mask decoder, memory attention: 1 layer), 32-channel memories, at a
-  128 px input.
+  256 px input (the 112 px scenes upsampled: a finer feature map for the decoder to outline shapes on).
 * Qwen2.5-VL: a 4-layer, 128-wide LLM and a 2-block, 64-wide ViT. ``rope_theta`` is small (10) so that M-RoPE's
   height / width frequencies turn by a useful angle from one merged patch to the next on a 4x4 grid (at 10000
   they do not, and a ``<|ref|>`` prompt cannot find the patches it points at).
@@ -22,7 +22,7 @@ from unipixel_plugin.toy.scenes import COLOURS, DIRECTIONS, QUESTIONS, SHAPES
 
 # the LLM sees frames at exactly this many pixels (the scenes are 112 x 112: 4 x 4 merged patches per frame pair)
 LLM_PIXELS = 112 * 112
-SAM2_IMAGE_SIZE = 128
+SAM2_IMAGE_SIZE = 256  # 128 px gave 0.47-0.48 image cIoU, 256 px 0.49-0.50 (docs/toy_research.md, sessions 7-9)
 
 
 def micro_sam2_overrides(d_model: int = 64, embed_dim: int = 16, mem_dim: int = 32, stages=(1, 1, 2, 1),
