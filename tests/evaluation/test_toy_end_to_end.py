@@ -75,7 +75,7 @@ def test_each_aggregate_equals_unipixel_score_on_the_exported_masks(full_run, sc
     assert scored['samples'] >= 18 and not scored['missing_predictions']
     assert scored['cIoU'] == pytest.approx(image['cIoU,none'], abs=1e-12)
     assert scored['gIoU'] == pytest.approx(image['gIoU,none'], abs=1e-12)
-    assert image['cIoU,none'] > 0.3  # the toy segments what it is asked (held-out image cIoU ~0.47), not by chance
+    assert image['cIoU,none'] > 0.3  # the toy segments what it is asked (held-out image cIoU ~0.51), not by chance
 
     video = full_run['results'][VIDEO_TASK]
     samples = next(out.rglob(f'*_samples_{VIDEO_TASK}.jsonl'))
