@@ -101,6 +101,36 @@ def test_prompt_stage_trains_sam2_from_the_teacher_alone(recipe_model, tmp_path)
         recipe_model.zero_grad(set_to_none=True)
 
 
+def test_sam2_frames_trains_sam2_on_the_first_frames_only(recipe_model, tmp_path):
+    """``sam2_frames=1``: a video sample's mask loss is frame 0's alone (the LLM still sees every frame): equal to the
+    loss of the same sample cut to its first frame by hand, and not to the whole clip's."""
+    from unipixel_plugin.data import load_sample
+    from unipixel_plugin.data.collate import unipixel_collate
+    from unipixel_plugin.data.formats import MeViSDataset
+    from unipixel_plugin.toy.scenes import write_scenes
+    root = write_scenes(tmp_path / 'scenes', num_images=0, num_videos=1, num_frames=4, seed=5)
+    loaded = load_sample(MeViSDataset(data_root=str(root), split='train')[0], np.random.default_rng(0),
+                         num_frames=4, max_turns=2, max_objects=2)
+    data = recipe_model.data_preprocessor(unipixel_collate([loaded]), training=True)['data']
+    masks = data['label_mask']
+    assert data['frames'][0].size(0) == 4 and masks[0].size(0) == 4 and masks[0][1:].any()
+    recipe_model.train()
+    try:
+        with torch.no_grad():
+            recipe_model.sam2_frames = 1
+            first = recipe_model._mask_losses(data, masks, None)['loss_seg']  # None: the teacher's prompts
+            recipe_model.sam2_frames = 0
+            by_hand = recipe_model._mask_losses(dict(data, frames=[data['frames'][0][:1]]), [masks[0][:1]],
+                                                None)['loss_seg']
+            whole = recipe_model._mask_losses(data, masks, None)['loss_seg']
+        assert torch.equal(first, by_hand) and not torch.allclose(first, whole)
+    finally:
+        recipe_model.sam2_frames = 0
+    from unipixel_plugin.engine.toy_recipe import ToyUniPixelModel
+    with pytest.raises(ValueError, match='sam2_frames'):
+        ToyUniPixelModel(pretrained='unused', sam2_frames=-1)
+
+
 # ------------------------------------------------------------------ the trained toy (package default)
 @pytest.mark.slow
 def test_trained_toy_beats_the_largest_object_baseline_on_held_out_scenes(toy_predictor, tmp_path):

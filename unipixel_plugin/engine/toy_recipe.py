@@ -58,10 +58,15 @@ class ToyUniPixelModel(UniPixelModel):
         distill_weight: weight of the regression of ``seg_head``'s prompts onto the teacher's.
         seed: seeds the teacher's share draws (so that a resumed run draws the same).
         prompt_stage_iters: iterations of the prompt stage (SAM 2 and the teacher alone) before the teacher phase.
+        sam2_frames: SAM 2 trains on the first this many frames of each sample (0: all of them); with 1, a video
+            sample teaches the LLM the video prompt at about the cost of an image sample (no tracking is trained).
     """
 
     def __init__(self, *args, words: tuple = TOY_WORDS, teacher_iters: int = 200, handover_iters: int = 200,
-                 distill_weight: float = 1.0, seed: int = 0, prompt_stage_iters: int = 0, **kwargs):
+                 distill_weight: float = 1.0, seed: int = 0, prompt_stage_iters: int = 0, sam2_frames: int = 0,
+                 **kwargs):
+        if sam2_frames < 0:
+            raise ValueError(f'sam2_frames must be >= 0 (0: every frame), got {sam2_frames}')
         super().__init__(*args, **kwargs)
         if not words:
             raise ValueError('ToyUniPixelModel needs the teacher vocabulary (words=...)')
@@ -73,6 +78,7 @@ class ToyUniPixelModel(UniPixelModel):
         nn.init.normal_(self.teacher.weight, std=1.0)
         self.teacher_iters, self.handover_iters = int(teacher_iters), int(handover_iters)
         self.prompt_stage_iters = int(prompt_stage_iters)
+        self.sam2_frames = int(sam2_frames)
         self.distill_weight = float(distill_weight)
         self.register_buffer('step', torch.zeros((), dtype=torch.long))
         self._seed = int(seed)
@@ -103,6 +109,13 @@ class ToyUniPixelModel(UniPixelModel):
         if self.mask_loss is None or not any(m is not None for m in label_masks):
             return {'loss_seg': self.teacher.weight.sum() * 0.0}
         return self._mask_losses(data, label_masks, None)
+
+    def _mask_losses(self, data: dict, label_masks: list, states: Optional[torch.Tensor]) -> dict:
+        if self.sam2_frames and self.training:
+            n = self.sam2_frames
+            data = dict(data, frames=[f[:n] for f in data['frames']])
+            label_masks = [None if m is None else m[:n] for m in label_masks]
+        return super()._mask_losses(data, label_masks, states)
 
     def parse_losses(self, losses: dict):
         share = losses.pop('teacher_share', None)
